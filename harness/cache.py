@@ -1,0 +1,50 @@
+"""Disk cache for experiments several claims share, keyed by a hash of their full config.
+
+Lives under pytest's cache directory, so ``pytest --cache-clear`` retrains. A file lock
+makes concurrent pytest-xdist workers compute a shared experiment once: the others wait
+and load it.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+
+class DiskCache:
+    def __init__(self, root: Path, context: dict[str, Any]):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.context = context  # what every key implicitly includes (torch, device, seed)
+
+    def key(self, name: str, config: dict[str, Any]) -> str:
+        blob = json.dumps({"name": name, "config": config, "context": self.context},
+                          sort_keys=True, default=str)
+        return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+    def get_or_compute(self, name: str, config: dict[str, Any],
+                       compute: Callable[[], Any]) -> Any:
+        """Load ``name`` for this config, or compute it (tensors, arrays, dicts) and store."""
+        path = self.root / f"{self.key(name, config)}.pt"
+        with open(self.root / f"{path.stem}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if path.exists():
+                    try:
+                        return torch.load(path, weights_only=False)
+                    except Exception:  # a truncated file from a killed run: recompute
+                        path.unlink(missing_ok=True)
+                value = compute()
+                fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+                os.close(fd)
+                torch.save(value, tmp)
+                os.replace(tmp, path)
+                return value
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,251 @@
+"""The pytest plugin: options, fixtures, evidence collection (also from xdist workers),
+the results file, the terminal summary and the report."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from . import environment, results
+from .budget import BUDGET_HELP, BUDGETS, Budget
+from .cache import DiskCache
+from .device import DeviceError, resolve_device
+from .evidence import Claim, fmt
+from .recorder import ClaimRecorder
+from .seeds import DEFAULT_MASTER_SEED, Seeds
+
+EVIDENCE_KEY = "claims_evidence"
+OPTIONS = {  # option -> (environment variable, default)
+    "budget": ("CLAIMS_BUDGET", "default"),
+    "device": ("CLAIMS_DEVICE", "auto"),
+    "claims_seed": ("CLAIMS_SEED", str(DEFAULT_MASTER_SEED)),
+    "report_dir": ("CLAIMS_REPORT_DIR", "reports/latest"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("claims", "empirical claim verification")
+    env = {k: os.environ.get(var, default) for k, (var, default) in OPTIONS.items()}
+    group.addoption("--budget", default=env["budget"], choices=BUDGETS,
+                    help="experiment size: " + "; ".join(f"{k}: {v}" for k, v in
+                                                          BUDGET_HELP.items())
+                    + " (env CLAIMS_BUDGET; default: default)")
+    group.addoption("--device", default=env["device"],
+                    help="auto (CUDA if present), cpu, cuda or cuda:N; under xdist worker i "
+                         "takes GPU i mod count (env CLAIMS_DEVICE; default auto)")
+    group.addoption("--claims-seed", default=env["claims_seed"],
+                    help=f"master seed every experiment's seed derives from (env CLAIMS_SEED;"
+                         f" default {DEFAULT_MASTER_SEED})")
+    group.addoption("--report-dir", default=env["report_dir"],
+                    help="where results.json and index.html go (env CLAIMS_REPORT_DIR; "
+                         "default reports/latest)")
+    group.addoption("--no-report", action="store_true", default=False,
+                    help="write results.json but skip the HTML report")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.hashsalt": "claims", "svg.fonttype": "none"})
+    opt = config.option
+    if opt.budget not in BUDGETS:  # reachable through CLAIMS_BUDGET
+        raise pytest.UsageError(f"unknown budget {opt.budget!r}: choose one of "
+                                f"{', '.join(BUDGETS)}")
+    try:
+        opt.claims_seed = int(opt.claims_seed)
+    except ValueError:
+        raise pytest.UsageError(f"--claims-seed must be an integer, got {opt.claims_seed!r}")
+    worker = config.workerinput.get("workerid") if _is_worker(config) else None
+    try:
+        config.claims_device = resolve_device(opt.device, worker)
+    except DeviceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker is not None:  # share the cores between workers instead of oversubscribing
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    config.pluginmanager.register(_Collector(), "claims-collector")
+    config.claims_started = time.perf_counter()
+    config.addinivalue_line("markers", "paper_only: run only under --budget paper")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.option.budget == "paper":
+        return
+    skip = pytest.mark.skip(reason="paper budget only (--budget paper)")
+    for item in items:
+        if item.get_closest_marker("paper_only"):
+            item.add_marker(skip)
+
+
+# -- fixtures ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def budget(pytestconfig: pytest.Config) -> Budget:
+    return Budget(pytestconfig.option.budget)
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig: pytest.Config) -> torch.device:
+    return pytestconfig.claims_device
+
+
+@pytest.fixture(scope="session")
+def master_seed(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.option.claims_seed
+
+
+@pytest.fixture(scope="session")
+def shared_seeds(master_seed: int):
+    """Seeds for experiments shared by several tests: ``shared_seeds("lowrank-sweep")``."""
+    return lambda key: Seeds(master_seed, key)
+
+
+@pytest.fixture
+def seeds(request: pytest.FixtureRequest, master_seed: int) -> Seeds:
+    """Seeds derived from (master seed, this test's node id)."""
+    return Seeds(master_seed, request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def disk_cache(pytestconfig: pytest.Config, master_seed: int, device: torch.device) -> DiskCache:
+    root = pytestconfig.cache.mkdir("claims-experiments")
+    return DiskCache(root, {"torch": torch.__version__, "device": device.type,
+                            "master_seed": master_seed, "budget": pytestconfig.option.budget})
+
+
+@pytest.fixture
+def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
+    meta = getattr(request.module, "CLAIM", None)
+    if not isinstance(meta, Claim):
+        raise pytest.UsageError(f"{request.module.__name__} uses the `claim` fixture but "
+                                f"declares no module-level CLAIM = Claim(...)")
+    recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed())
+    request.node.claims_recorder = recorder
+    return recorder
+
+
+# -- running and collecting -------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        result = yield
+    except BaseException as exc:
+        rec = getattr(item, "claims_recorder", None)
+        if rec is not None and not isinstance(exc, AssertionError):
+            item.claims_error = f"{type(exc).__name__}: {exc}"
+        raise
+    rec = getattr(item, "claims_recorder", None)
+    if rec is not None:
+        rec.conclude()
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    rec = getattr(item, "claims_recorder", None)
+    meta = getattr(getattr(item, "module", None), "CLAIM", None)
+    if call.when == "call" and rec is not None:
+        error = getattr(item, "claims_error", None)
+        record = rec.to_dict("error" if error else report.outcome, error)
+        report.user_properties.append((EVIDENCE_KEY, json.dumps(record, allow_nan=False)))
+    elif (call.when == "setup" and report.failed and isinstance(meta, Claim)):
+        # the experiment crashed before the test body ran: keep a record of it
+        rec = ClaimRecorder(meta, item.nodeid, 0)
+        record = rec.to_dict("error", str(call.excinfo.value) if call.excinfo else "setup")
+        report.user_properties.append((EVIDENCE_KEY, json.dumps(record, allow_nan=False)))
+    return report
+
+
+class _Collector:
+    """Gathers every test's evidence on the controller (xdist ships user_properties)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == EVIDENCE_KEY:
+                self.records.append(json.loads(value))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.records and not _is_worker(session.config):
+            _finish(session, self.records)
+
+
+def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
+    config = session.config
+    report_dir = Path(config.option.report_dir)
+    if not report_dir.is_absolute():
+        report_dir = Path(config.rootpath) / report_dir
+    workers = int(getattr(config.option, "numprocesses", 0) or 0) or 1
+    document = {
+        "schema": results.SCHEMA,
+        "version": results.VERSION,
+        "environment": environment.collect(Path(config.rootpath), config.claims_device,
+                                           config.option.budget, config.option.claims_seed,
+                                           workers),
+        "suite_runtime_s": time.perf_counter() - config.claims_started,
+        "claims": results.aggregate(records),
+    }
+    config.claims_document = document
+    try:
+        path = results.write(report_dir / "results.json", document)
+    except OSError as exc:
+        config.claims_write_error = (f"could not write results to {report_dir}: {exc}; pass "
+                                     f"--report-dir PATH (or CLAIMS_REPORT_DIR) to a writable "
+                                     f"directory")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
+    config.claims_results_path = path
+    if config.option.no_report:
+        return
+    try:
+        from .report import build
+
+        config.claims_report_path = build(document, report_dir)
+    except Exception as exc:  # the evidence is already on disk: say so, keep going
+        config.claims_report_error = f"{type(exc).__name__}: {exc}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    document = getattr(config, "claims_document", None)
+    if document is None:
+        return
+    tr = terminalreporter
+    tr.section("claims")
+    header = f"{'claim':<6} {'verdict':<13} {'expected':<13} {'key statistic':<34} " \
+             f"{'p':>9} {'margin':>9} {'time':>7}"
+    tr.write_line(header)
+    tr.write_line("-" * len(header))
+    for c in document["claims"]:
+        key = next((e for e in c["evidence"] if e["role"] == "primary"), None)
+        stat = f"{key['statistic'][:22]}={fmt(key['observed'])}" if key else "-"
+        mark = "" if c["matches_expected"] else "  <-- differs"
+        tr.write_line(
+            f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat[:34]:<34} "
+            f"{fmt(key['p_value']) if key else '-':>9} {fmt(key['margin']) if key else '-':>9} "
+            f"{c['runtime_s']:>6.1f}s{mark}")
+    env = document["environment"]
+    tr.write_line(f"budget {env['budget']}, master seed {env['master_seed']}, device "
+                  f"{env['device_name']}, torch {env['torch']}, "
+                  f"suite {document['suite_runtime_s']:.1f}s")
+    if getattr(config, "claims_write_error", None):
+        tr.write_line(f"ERROR: {config.claims_write_error}", red=True)
+    else:
+        tr.write_line(f"results: {config.claims_results_path}")
+    if getattr(config, "claims_report_path", None):
+        tr.write_line(f"report:  {config.claims_report_path}")
+    if getattr(config, "claims_report_error", None):
+        tr.write_line(f"report failed ({config.claims_report_error}); results.json is intact: "
+                      f"rebuild with python -m harness.report {config.claims_results_path}",
+                      red=True)

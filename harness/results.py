@@ -1,0 +1,117 @@
+"""The results file: one JSON document per run, the only input of report and baseline.
+
+Schema version 1:
+  {"schema": "claims-results", "version": 1, "environment": {...}, "suite_runtime_s": float,
+   "claims": [{"id", "title", "family", "statement", "source", "expected", "why_expected",
+               "verdict", "reason", "matches_expected", "evidence": [...], "figures": [...],
+               "tests": [{"nodeid", "seed", "outcome", "verdict", "reason", "runtime_s",
+                          "parameters", "notes", "error"}],
+               "plots": [{"caption", "svg", "nodeid"}], "runtime_s"}]}
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .evidence import Evidence, Role, Verdict, decide
+
+SCHEMA = "claims-results"
+VERSION = 1
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be used, with the file and the fix in the message."""
+
+
+def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-test records -> one entry per claim, in a deterministic order."""
+    by_claim: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_claim.setdefault(rec["claim"]["id"], []).append(rec)
+    claims = []
+    for claim_id in sorted(by_claim, key=_claim_sort_key):
+        tests = sorted(by_claim[claim_id], key=lambda r: r["nodeid"])
+        meta = tests[0]["claim"]
+        evidence = []
+        for t in tests:
+            for row in t["evidence"]:
+                evidence.append({**row, "nodeid": t["nodeid"]})
+        errors = [t for t in tests if t["outcome"] == "error"]
+        rows = [_evidence_from_dict(e) for e in evidence]
+        forced = [f"{t['nodeid']} raised: {t['error']}" for t in errors]
+        forced += [r for t in tests for r in t.get("declared_inconclusive", [])]
+        verdict, reason = decide(rows, forced)
+        claims.append({
+            **meta,
+            "verdict": verdict.value,
+            "reason": reason,
+            "matches_expected": verdict.value == meta["expected"],
+            "evidence": evidence,
+            "figures": [{**f, "nodeid": t["nodeid"]} for t in tests for f in t["figures"]],
+            "plots": [{**p, "nodeid": t["nodeid"]} for t in tests for p in t["plots"]],
+            "tests": [{k: t[k] for k in ("nodeid", "seed", "outcome", "verdict", "reason",
+                                         "runtime_s", "parameters", "notes", "error",
+                                         "declared_inconclusive")}
+                      for t in tests],
+            "runtime_s": sum(t["runtime_s"] for t in tests),
+        })
+    return claims
+
+
+def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
+    digits = "".join(ch for ch in claim_id[1:] if ch.isdigit())
+    return claim_id[0], int(digits or 0), claim_id
+
+
+def _evidence_from_dict(row: dict[str, Any]) -> Evidence:
+    return Evidence(
+        name=row["name"], check=row["check"], statistic=row["statistic"],
+        observed=row["observed"], threshold=row["threshold"], comparison=row["comparison"],
+        margin=row["margin"], p_value=row["p_value"], alpha=row["alpha"], n=row["n"],
+        passed=row["passed"], role=Role(row["role"]), meaning=row.get("meaning", ""),
+    )
+
+
+def write(path: Path, document: dict[str, Any]) -> Path:
+    """Write atomically: a reader never sees half a file, a crash never truncates one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(document, fh, indent=1, sort_keys=True, allow_nan=False)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: Path | str) -> dict[str, Any]:
+    """Read and validate a results file; errors name the file and what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsFileError(f"{path}: no such results file; run `pytest claims/` to make "
+                               f"one (it is written to <report dir>/results.json)")
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path}: not valid JSON ({exc}); the file is corrupt or "
+                               f"truncated: re-run the suite to write it again") from exc
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise ResultsFileError(f"{path}: not a claims results file (schema "
+                               f"{document.get('schema') if isinstance(document, dict) else None!r},"
+                               f" expected {SCHEMA!r})")
+    if document.get("version") != VERSION:
+        raise ResultsFileError(f"{path}: results schema version {document.get('version')!r}, "
+                               f"this harness reads version {VERSION}: re-run the suite")
+    for key in ("environment", "claims"):
+        if key not in document:
+            raise ResultsFileError(f"{path}: missing {key!r}; the file is truncated or was "
+                                   f"not written by this harness")
+    return document
