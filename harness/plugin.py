@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from . import environment, results
+from . import baseline, environment, results
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
 from .device import DeviceError, resolve_device
@@ -25,6 +25,9 @@ OPTIONS = {  # option -> (environment variable, default)
     "device": ("CLAIMS_DEVICE", "auto"),
     "claims_seed": ("CLAIMS_SEED", str(DEFAULT_MASTER_SEED)),
     "report_dir": ("CLAIMS_REPORT_DIR", "reports/latest"),
+    "baseline": ("CLAIMS_BASELINE", None),
+    "save_baseline": ("CLAIMS_SAVE_BASELINE", None),
+    "baseline_k": ("CLAIMS_BASELINE_K", str(baseline.DEFAULT_K)),
 }
 
 
@@ -46,6 +49,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "default reports/latest)")
     group.addoption("--no-report", action="store_true", default=False,
                     help="write results.json but skip the HTML report")
+    group.addoption("--baseline", default=env["baseline"], metavar="PATH",
+                    help="compare verdicts and figures with a saved baseline; exit status "
+                         f"{baseline.EXIT_DRIFT} when one drifted, {baseline.EXIT_MISSING} when "
+                         "one is missing on either side (env CLAIMS_BASELINE)")
+    group.addoption("--save-baseline", default=env["save_baseline"], metavar="PATH",
+                    help="save this run's verdicts and figures, with their seed spread, as a "
+                         "baseline (env CLAIMS_SAVE_BASELINE)")
+    group.addoption("--baseline-k", default=env["baseline_k"], metavar="K",
+                    help="a figure drifts when it moves more than K seed standard deviations "
+                         "(or its declared floor) from the baseline (env CLAIMS_BASELINE_K; "
+                         f"default {baseline.DEFAULT_K:g})")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -65,6 +79,16 @@ def pytest_configure(config: pytest.Config) -> None:
         opt.claims_seed = int(opt.claims_seed)
     except ValueError:
         raise pytest.UsageError(f"--claims-seed must be an integer, got {opt.claims_seed!r}")
+    try:
+        opt.baseline_k = float(opt.baseline_k)
+    except ValueError:
+        raise pytest.UsageError(f"--baseline-k must be a number, got {opt.baseline_k!r}")
+    config.claims_baseline = None
+    if opt.baseline and not _is_worker(config):  # fail now, not after the whole suite ran
+        try:
+            config.claims_baseline = baseline.load(opt.baseline, opt.budget, opt.claims_seed)
+        except baseline.BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     worker = config.workerinput.get("workerid") if _is_worker(config) else None
     try:
         config.claims_device = resolve_device(opt.device, worker)
@@ -197,6 +221,11 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         "suite_runtime_s": time.perf_counter() - config.claims_started,
         "claims": results.aggregate(records),
     }
+    if config.claims_baseline is not None:
+        document["baseline"] = baseline.compare(config.claims_baseline, document,
+                                                config.option.baseline_k, config.option.baseline)
+        if session.exitstatus == 0:
+            session.exitstatus = baseline.exit_status(document["baseline"])
     config.claims_document = document
     try:
         path = results.write(report_dir / "results.json", document)
@@ -207,6 +236,14 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         return
     config.claims_results_path = path
+    if config.option.save_baseline:
+        try:
+            config.claims_saved_baseline = baseline.save(config.option.save_baseline, document)
+        except OSError as exc:
+            config.claims_write_error = (f"could not save the baseline to "
+                                         f"{config.option.save_baseline}: {exc}; choose a "
+                                         f"writable path")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     if config.option.no_report:
         return
     try:
@@ -243,8 +280,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         tr.write_line(f"ERROR: {config.claims_write_error}", red=True)
     else:
         tr.write_line(f"results: {config.claims_results_path}")
+    if getattr(config, "claims_saved_baseline", None):
+        tr.write_line(f"baseline saved: {config.claims_saved_baseline}")
     if getattr(config, "claims_report_path", None):
         tr.write_line(f"report:  {config.claims_report_path}")
+    if "baseline" in document:
+        comparison = document["baseline"]
+        for line in baseline.describe(comparison):
+            tr.write_line(line, red=comparison["status"] != "ok",
+                          green=comparison["status"] == "ok")
     if getattr(config, "claims_report_error", None):
         tr.write_line(f"report failed ({config.claims_report_error}); results.json is intact: "
                       f"rebuild with python -m harness.report {config.claims_results_path}",

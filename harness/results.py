@@ -115,3 +115,56 @@ def load(path: Path | str) -> dict[str, Any]:
             raise ResultsFileError(f"{path}: missing {key!r}; the file is truncated or was "
                                    f"not written by this harness")
     return document
+
+
+def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
+    """One document from shards of a suite run on different machines.
+
+    Shards must share the master seed and budget (else their evidence is not one run), and
+    no test may appear in two shards. Each claim's verdict is decided again over all of its
+    tests, exactly as for a single run.
+    """
+    if not documents:
+        raise ResultsFileError("merge needs at least one results file")
+    first_env = documents[0]["environment"]
+    for doc, path in zip(documents[1:], paths[1:]):
+        env = doc["environment"]
+        for key, option in (("master_seed", "--claims-seed"), ("budget", "--budget")):
+            if env.get(key) != first_env.get(key):
+                raise ResultsFileError(
+                    f"cannot merge {path} ({key} {env.get(key)!r}) with {paths[0]} ({key} "
+                    f"{first_env.get(key)!r}): shards must be run with the same {option}")
+    records, seen = [], {}
+    for doc, path in zip(documents, paths):
+        for record in _records(doc):
+            if record["nodeid"] in seen:
+                raise ResultsFileError(f"test {record['nodeid']} is in both {seen[record['nodeid']]}"
+                                       f" and {path}: shards must not overlap")
+            seen[record["nodeid"]] = path
+            records.append(record)
+    return {
+        "schema": SCHEMA, "version": VERSION,
+        "environment": first_env,
+        "suite_runtime_s": max(d["suite_runtime_s"] for d in documents),
+        "shards": [{"path": str(p), "environment": d["environment"],
+                    "suite_runtime_s": d["suite_runtime_s"]} for d, p in zip(documents, paths)],
+        "claims": aggregate(records),
+    }
+
+
+def _records(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-test records back from a results document (the inverse of ``aggregate``)."""
+    out = []
+    meta_keys = ("id", "title", "statement", "source", "expected", "why_expected", "family")
+    for claim in document["claims"]:
+        meta = {k: claim[k] for k in meta_keys}
+        for test in claim["tests"]:
+            node = test["nodeid"]
+
+            def own(rows):
+                return [{k: v for k, v in r.items() if k != "nodeid"} for r in rows
+                        if r.get("nodeid") == node]
+
+            out.append({**test, "claim": meta, "evidence": own(claim["evidence"]),
+                        "figures": own(claim["figures"]), "plots": own(claim["plots"])})
+    return out

@@ -1,28 +1,65 @@
-"""python -m harness.report RESULTS.json [-o OUT_DIR]: rebuild the report from a results file."""
+"""Command line for results files.
+
+    python -m harness.report RESULTS.json [-o DIR]          rebuild the HTML report
+    python -m harness.report merge A.json B.json ... -o DIR  one report from several shards
+    python -m harness.report baseline RESULTS.json -o FILE  a baseline from a finished run
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from .. import results
+from .. import baseline, results
 from . import build
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness.report",
-                                     description="Build the HTML claim report from results.json")
-    parser.add_argument("results", type=Path, help="a results.json written by pytest claims/")
-    parser.add_argument("-o", "--out", type=Path, default=None,
-                        help="output directory (default: the results file's directory)")
-    args = parser.parse_args(argv)
+                                     description="Build the HTML claim report from results files")
+    sub = parser.add_subparsers(dest="command")
+    merge = sub.add_parser("merge", help="merge results files of shards into one report")
+    merge.add_argument("results", type=Path, nargs="+")
+    merge.add_argument("-o", "--out", type=Path, required=True,
+                       help="directory for the merged results.json and index.html")
+    base = sub.add_parser("baseline", help="write a baseline from a results file")
+    base.add_argument("results", type=Path)
+    base.add_argument("-o", "--out", type=Path, required=True, help="baseline file to write")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    if argv and argv[0] not in ("merge", "baseline", "-h", "--help"):  # plain rebuild
+        plain = argparse.ArgumentParser(prog="python -m harness.report")
+        plain.add_argument("results", type=Path, help="a results.json written by pytest claims/")
+        plain.add_argument("-o", "--out", type=Path, default=None,
+                           help="output directory (default: the results file's directory)")
+        args = plain.parse_args(argv)
+        args.command = None
+    else:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
     try:
-        document = results.load(args.results)
+        if args.command == "merge":
+            paths = [str(p) for p in args.results]
+            document = results.merge([results.load(p) for p in args.results], paths)
+            results.write(args.out / "results.json", document)
+            print(build(document, args.out))
+        elif args.command == "baseline":
+            print(baseline.save(args.out, results.load(args.results)))
+        else:
+            print(build(results.load(args.results), args.out or args.results.parent))
     except results.ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    path = build(document, args.out or args.results.parent)
-    print(path)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or args.out}: {exc.strerror}; choose a "
+              f"writable output path with -o", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,0 +1,184 @@
+"""Baselines: did any verdict or figure move on this hardware / torch / BLAS?
+
+A baseline stores, per claim, the verdict and every figure a claim recorded with
+``claim.measure`` (mean, spread across seeds, declared floor). A run is compared figure by
+figure with a tolerance from the baseline's own seed spread, in the spirit of an ensemble
+check: ``tolerance = max(k * std, floor, rtol * |mean|, atol)``. A changed verdict always
+fails; a figure or claim missing on either side is reported as such.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .results import write
+
+SCHEMA = "claims-baseline"
+VERSION = 1
+DEFAULT_K = 3.0
+RTOL = 1e-6  # for exact figures (std 0, no floor): a last-digits change is not drift
+ATOL = 1e-12
+ENV_KEYS = ("device_name", "cpu_model", "torch", "cuda", "cudnn", "numpy", "scipy", "blas",
+            "tf32_matmul", "tf32_cudnn", "deterministic_algorithms", "torch_threads",
+            "python", "platform")
+
+# pytest exit statuses (beside pytest's own 0-5)
+EXIT_DRIFT = 6    # a verdict changed or a figure drifted beyond tolerance
+EXIT_MISSING = 7  # nothing drifted, but a claim or figure is missing on one side
+
+
+class BaselineError(ValueError):
+    """A baseline that cannot be used, with the file and the fix in the message."""
+
+
+def figure_key(figure: dict[str, Any]) -> str:
+    test = figure.get("nodeid", "").split("::", 1)[-1]
+    return f"{test} :: {figure['name']}"
+
+
+def from_results(document: dict[str, Any]) -> dict[str, Any]:
+    """The baseline of a finished run."""
+    env = document["environment"]
+    return {
+        "schema": SCHEMA, "version": VERSION,
+        "budget": env["budget"], "master_seed": env["master_seed"],
+        "environment": env,
+        "claims": {
+            c["id"]: {
+                "verdict": c["verdict"],
+                "figures": {figure_key(f): {k: f.get(k) for k in
+                                            ("mean", "std", "n", "floor", "unit")}
+                            for f in c["figures"]},
+            }
+            for c in document["claims"]
+        },
+    }
+
+
+def save(path: Path | str, document: dict[str, Any]) -> Path:
+    return write(Path(path), from_results(document))
+
+
+def load(path: Path | str, budget: str | None = None,
+         master_seed: int | None = None) -> dict[str, Any]:
+    """Read and validate a baseline; refuse one from another budget or master seed."""
+    path = Path(path)
+    fix = f"write a new one with `pytest claims/ --save-baseline {path}`"
+    if not path.is_file():
+        raise BaselineError(f"baseline {path}: no such file; {fix}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"baseline {path}: not valid JSON ({exc}): the file is corrupt "
+                            f"or truncated; restore it from git or {fix}") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        hint = (" (this is a results file: make a baseline from it with "
+                "`python -m harness.report baseline RESULTS -o BASELINE`)"
+                if got == "claims-results" else "")
+        raise BaselineError(f"baseline {path}: schema {got!r}, expected {SCHEMA!r}{hint}")
+    if data.get("version") != VERSION:
+        raise BaselineError(f"baseline {path}: version {data.get('version')!r}, this harness "
+                            f"reads version {VERSION}; {fix}")
+    if not isinstance(data.get("claims"), dict) or "environment" not in data:
+        raise BaselineError(f"baseline {path}: missing 'claims' or 'environment': the file "
+                            f"is truncated or hand-edited; {fix}")
+    if budget is not None and data.get("budget") != budget:
+        raise BaselineError(f"baseline {path} was recorded with --budget {data.get('budget')}"
+                            f", this run uses --budget {budget}: figures of different budgets "
+                            f"are not comparable; run with --budget {data.get('budget')} or "
+                            f"save a baseline for {budget}")
+    if master_seed is not None and data.get("master_seed") != master_seed:
+        raise BaselineError(f"baseline {path} was recorded with --claims-seed "
+                            f"{data.get('master_seed')}, this run uses {master_seed}; use the "
+                            f"same master seed or save a new baseline")
+    return data
+
+
+def tolerance(base: dict[str, Any], k: float) -> float:
+    mean = base.get("mean")
+    candidates = [k * float(base.get("std") or 0.0), ATOL]
+    if base.get("floor") is not None:
+        candidates.append(float(base["floor"]))
+    if mean is not None:
+        candidates.append(RTOL * abs(float(mean)))
+    return max(candidates)
+
+
+def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAULT_K,
+            path: str = "") -> dict[str, Any]:
+    """Compare a finished run with a baseline: environment diff, verdicts, figures."""
+    run = from_results(document)
+    env_diff = [{"key": key, "baseline": baseline["environment"].get(key),
+                 "run": run["environment"].get(key)}
+                for key in ENV_KEYS
+                if baseline["environment"].get(key) != run["environment"].get(key)]
+    verdicts, figures, missing = [], [], []
+    for claim_id in sorted(set(baseline["claims"]) | set(run["claims"])):
+        base, now = baseline["claims"].get(claim_id), run["claims"].get(claim_id)
+        if base is None or now is None:
+            side = "baseline" if base is None else "this run"
+            missing.append({"claim": claim_id, "figure": None, "missing_from": side})
+            continue
+        if base["verdict"] != now["verdict"]:
+            verdicts.append({"claim": claim_id, "baseline": base["verdict"],
+                             "run": now["verdict"]})
+        for key in sorted(set(base["figures"]) | set(now["figures"])):
+            b, r = base["figures"].get(key), now["figures"].get(key)
+            if b is None or r is None:
+                side = "baseline" if b is None else "this run"
+                missing.append({"claim": claim_id, "figure": key, "missing_from": side})
+                continue
+            figures.append(_compare_figure(claim_id, key, b, r, k))
+    drifted = [f for f in figures if not f["within"]]
+    status = "drift" if (verdicts or drifted) else "missing" if missing else "ok"
+    return {"path": path, "k": k, "status": status, "environment_diff": env_diff,
+            "verdict_changes": verdicts, "figures": figures, "drifted": drifted,
+            "missing": missing, "baseline_git_commit": baseline["environment"].get("git_commit")}
+
+
+def _compare_figure(claim_id: str, key: str, base: dict[str, Any], run: dict[str, Any],
+                    k: float) -> dict[str, Any]:
+    tol = tolerance(base, k)
+    b, r = base.get("mean"), run.get("mean")
+    if b is None or r is None:  # all values non-finite on one side
+        within, delta = (b is None and r is None), math.nan
+    else:
+        delta = float(r) - float(b)
+        within = abs(delta) <= tol
+    return {"claim": claim_id, "figure": key, "baseline": b, "run": r, "delta": delta,
+            "tolerance": tol, "excess": (abs(delta) / tol if tol > 0 and math.isfinite(delta)
+                                         else math.inf),
+            "within": bool(within), "unit": base.get("unit") or ""}
+
+
+def exit_status(comparison: dict[str, Any]) -> int:
+    return {"ok": 0, "drift": EXIT_DRIFT, "missing": EXIT_MISSING}[comparison["status"]]
+
+
+def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
+    """Lines for the terminal: environment first, then what moved, then what is missing."""
+    lines = [f"baseline {comparison['path']}: {comparison['status'].upper()} "
+             f"(tolerance k = {comparison['k']:g} seed standard deviations)"]
+    for d in comparison["environment_diff"]:
+        lines.append(f"  env  {d['key']}: {d['baseline']} -> {d['run']}")
+    for v in comparison["verdict_changes"]:
+        lines.append(f"  VERDICT {v['claim']}: {v['baseline']} -> {v['run']}")
+    for f in comparison["drifted"][:limit]:
+        lines.append(f"  DRIFT {f['claim']} {f['figure']}: {f['run']:.6g} vs baseline "
+                     f"{f['baseline']:.6g} (tolerance {f['tolerance']:.3g}, "
+                     f"{f['excess']:.1f}x outside)" if f["run"] is not None and
+                     f["baseline"] is not None else
+                     f"  DRIFT {f['claim']} {f['figure']}: {f['run']} vs baseline {f['baseline']}")
+    if len(comparison["drifted"]) > limit:
+        lines.append(f"  ... {len(comparison['drifted']) - limit} more drifted figures in the "
+                     f"report")
+    for m in comparison["missing"][:limit]:
+        what = m["claim"] + (f" {m['figure']}" if m["figure"] else " (whole claim)")
+        lines.append(f"  MISSING {what}: not in {m['missing_from']}")
+    n_ok = len(comparison["figures"]) - len(comparison["drifted"])
+    lines.append(f"  {n_ok} of {len(comparison['figures'])} figures within tolerance")
+    return lines
+

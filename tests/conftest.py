@@ -1,0 +1,45 @@
+"""The harness's own tests: pytester runs small synthetic claim suites through the plugin."""
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SYNTHETIC_CLAIM = '''
+import numpy as np
+import pytest
+from harness import Claim, Verdict
+
+CLAIM = Claim(id="{id}", title="synthetic trend <b>bold</b>",
+              statement="y rises with x & <script>alert(1)</script>",
+              source="tests/conftest.py", expected=Verdict.{expected},
+              why_expected="the data are generated with a known slope")
+SETTINGS = {{"smoke": {{"reps": 4}}, "default": {{"reps": 6}}, "paper": {{"reps": 12}}}}
+
+
+@pytest.mark.parametrize("slope", [{slopes}])
+def test_trend(claim, budget, seeds, slope):
+    cfg = budget.select(SETTINGS)
+    rng = seeds.numpy()
+    x = np.linspace(0, 1, 6)
+    y = slope * x[:, None] + rng.normal(0, 0.1, (6, cfg["reps"]))
+    claim.parameters(slope=slope, **cfg)
+    claim.expect_trend(x, y, direction="increasing", alpha=0.01, min_effect=0.5,
+                       name="y rises with x")
+    claim.control_trend(x, rng.normal(0, 0.1, (6, cfg["reps"])), direction="increasing",
+                        name="pure noise (control)")
+    claim.measure("fitted slope", np.polyfit(x, y, 1)[0], unit="1")
+    claim.note("note with <i>markup</i>")
+'''
+
+
+@pytest.fixture
+def synthetic_suite(pytester):
+    """Write claim modules into pytester's directory: make(name, id=, expected=, slopes=)."""
+
+    def make(name="test_synthetic", id="G99", expected="SUPPORTED", slopes="2.0", extra=""):
+        body = SYNTHETIC_CLAIM.format(id=id, expected=expected, slopes=slopes)
+        pytester.makepyfile(**{name: body + textwrap.dedent(extra)})
+
+    pytester.makeini("[pytest]\naddopts = -p harness.plugin -p no:cacheprovider\n")
+    return make

@@ -1,0 +1,109 @@
+"""Baselines: save, compare, drift detection with seed-spread tolerances, bad files."""
+import json
+
+import pytest
+
+from harness import baseline
+
+
+@pytest.fixture
+def saved(pytester, synthetic_suite):
+    """A synthetic suite run once with --save-baseline; returns the baseline's path."""
+    synthetic_suite(slopes="1.0, 2.0")
+    result = pytester.runpytest("--report-dir", "out", "--save-baseline", "base.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["baseline saved: *base.json"])
+    return pytester.path / "base.json"
+
+
+def _edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_unchanged_run_matches_its_baseline(pytester, saved):
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["baseline *base.json: OK*", "*2 of 2 figures within tolerance"])
+    comparison = json.loads((pytester.path / "out" / "results.json").read_text())["baseline"]
+    assert comparison["status"] == "ok" and not comparison["drifted"]
+
+
+def test_perturbed_figure_fails_with_a_readable_diff(pytester, saved):
+    def shift(data):
+        figure = data["claims"]["G99"]["figures"]["test_trend[2.0] :: fitted slope"]
+        figure["mean"] += 10 * max(figure["std"], 1e-3) + 1.0
+    _edit(saved, shift)
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_DRIFT
+    result.stdout.fnmatch_lines([
+        "baseline *base.json: DRIFT*",
+        "*DRIFT G99 test_trend[[]2.0[]] :: fitted slope: * vs baseline * (tolerance *, *x outside)",
+        "*1 of 2 figures within tolerance"])
+
+
+def test_changed_verdict_always_fails(pytester, saved):
+    _edit(saved, lambda d: d["claims"]["G99"].update(verdict="REFUTED"))
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_DRIFT
+    result.stdout.fnmatch_lines(["*VERDICT G99: REFUTED -> SUPPORTED*"])
+
+
+def test_missing_figure_or_claim_is_reported_not_ignored(pytester, saved):
+    def drop(data):
+        data["claims"]["G99"]["figures"].pop("test_trend[1.0] :: fitted slope")
+        data["claims"]["B98"] = {"verdict": "SUPPORTED", "figures": {}}
+    _edit(saved, drop)
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_MISSING
+    result.stdout.fnmatch_lines(["*MISSING B98 (whole claim): not in this run*",
+                                 "*MISSING G99 test_trend[[]1.0[]] :: fitted slope: not in baseline*"])
+
+
+def test_environment_differences_are_shown_first(pytester, saved):
+    _edit(saved, lambda d: d["environment"].update(torch="1.0.0", blas="OpenBLAS 0.1"))
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["baseline *: OK*", "*env  torch: 1.0.0 -> *",
+                                 "*env  blas: OpenBLAS 0.1 -> *"])
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"schema": "claims-baseline", "vers', "*not valid JSON*corrupt or truncated*"),
+    ('{"schema": "claims-results", "version": 1}', "*schema 'claims-results'*results file*"),
+    ('{"schema": "claims-baseline", "version": 99}', "*version 99*--save-baseline*"),
+    ('[1, 2]', "*schema 'list'*"),
+])
+def test_bad_baseline_files_stop_before_running_with_the_fix(pytester, synthetic_suite,
+                                                             content, message):
+    synthetic_suite()
+    (pytester.path / "bad.json").write_text(content)
+    result = pytester.runpytest("--baseline", "bad.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline bad.json:" + message])
+
+
+def test_baseline_from_another_budget_or_seed_is_refused(pytester, saved):
+    result = pytester.runpytest("--budget", "smoke", "--baseline", str(saved))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*recorded with --budget default*this run uses --budget smoke*"])
+    result = pytester.runpytest("--claims-seed", "5", "--baseline", str(saved))
+    result.stderr.fnmatch_lines(["*recorded with --claims-seed 20221206, this run uses 5*"])
+
+
+def test_missing_baseline_file_names_how_to_make_one(pytester, synthetic_suite):
+    synthetic_suite()
+    result = pytester.runpytest("--baseline", "nope.json")
+    result.stderr.fnmatch_lines(["*nope.json: no such file*--save-baseline nope.json*"])
+
+
+@pytest.mark.parametrize("std, floor, expected", [
+    (0.5, None, 1.5),     # k = 3 seed standard deviations
+    (0.0, 0.2, 0.2),      # a claim's declared floor
+    (0.01, 0.2, 0.2),     # the floor wins over a tiny spread
+    (0.0, None, 1e-6 * 4.0),  # an exact figure: relative 1e-6
+])
+def test_tolerance_from_seed_spread_with_floor(std, floor, expected):
+    assert baseline.tolerance({"mean": 4.0, "std": std, "floor": floor}, k=3.0) == \
+        pytest.approx(expected)

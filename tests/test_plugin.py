@@ -1,0 +1,124 @@
+"""The plugin end to end on synthetic claims: results file, verdicts, determinism, xdist,
+options and bad input."""
+import json
+
+import pytest
+
+from harness import results
+
+
+def _results(pytester, report_dir="out"):
+    return json.loads((pytester.path / report_dir / "results.json").read_text())
+
+
+def _without_timings(document):
+    """The evidence of a run, minus what legitimately differs between runs."""
+    doc = json.loads(json.dumps(document))
+    doc.pop("suite_runtime_s")
+    for key in ("xdist_workers", "torch_threads", "git_commit"):
+        doc["environment"].pop(key)
+    for claim in doc["claims"]:
+        claim.pop("runtime_s")
+        for test in claim["tests"]:
+            test.pop("runtime_s")
+    return doc
+
+
+def test_results_file_holds_verdicts_evidence_and_environment(pytester, synthetic_suite):
+    synthetic_suite()
+    result = pytester.runpytest("--report-dir", "out")
+    result.assert_outcomes(passed=1)
+    doc = results.load(pytester.path / "out" / "results.json")
+    assert doc["schema"] == "claims-results" and doc["version"] == 1
+    env = doc["environment"]
+    for key in ("torch", "device_name", "cpu_model", "git_commit", "budget", "master_seed"):
+        assert key in env
+    (claim,) = doc["claims"]
+    assert claim["id"] == "G99" and claim["verdict"] == claim["expected"] == "SUPPORTED"
+    roles = {e["role"] for e in claim["evidence"]}
+    assert roles == {"primary", "control"} and claim["runtime_s"] > 0
+    assert claim["figures"][0]["name"] == "fitted slope"
+    assert (pytester.path / "out" / "index.html").is_file()
+    result.stdout.fnmatch_lines(["*claim*verdict*expected*", "G99*SUPPORTED*SUPPORTED*"])
+
+
+def test_verdict_differing_from_expected_fails_with_a_readable_message(pytester,
+                                                                        synthetic_suite):
+    synthetic_suite(slopes="0.0")  # no effect: the primary assertion fails -> REFUTED
+    result = pytester.runpytest("--report-dir", "out")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*G99*measured REFUTED, expected SUPPORTED*",
+                                 "*Why: failed: y rises with x: Spearman rho*"])
+    assert _results(pytester)["claims"][0]["verdict"] == "REFUTED"
+
+
+def test_a_crashing_test_is_recorded_and_loses_no_other_evidence(pytester, synthetic_suite):
+    synthetic_suite(extra="""
+        def test_crash(claim):
+            raise RuntimeError("training diverged")
+    """)
+    synthetic_suite(name="test_other", id="O99")
+    result = pytester.runpytest("--report-dir", "out")
+    result.assert_outcomes(passed=2, failed=1)
+    claims = {c["id"]: c for c in _results(pytester)["claims"]}
+    assert claims["G99"]["verdict"] == "INCONCLUSIVE"
+    assert "training diverged" in claims["G99"]["reason"]
+    assert claims["O99"]["verdict"] == "SUPPORTED"
+
+
+def test_same_master_seed_same_evidence_and_another_seed_differs(pytester, synthetic_suite):
+    synthetic_suite(slopes="1.0, 2.0")
+    pytester.runpytest("--report-dir", "a").assert_outcomes(passed=2)
+    pytester.runpytest("--report-dir", "b").assert_outcomes(passed=2)
+    pytester.runpytest("--report-dir", "c", "--claims-seed", "7").assert_outcomes(passed=2)
+    a, b, c = (_without_timings(_results(pytester, d)) for d in "abc")
+    assert a == b
+    assert a["claims"][0]["evidence"] != c["claims"][0]["evidence"]
+
+
+def test_xdist_gives_the_same_evidence_as_a_serial_run(pytester, synthetic_suite):
+    synthetic_suite(slopes="0.5, 1.0, 2.0, 3.0")
+    pytester.runpytest("--report-dir", "serial").assert_outcomes(passed=4)
+    pytester.runpytest_subprocess("-n", "2", "--report-dir", "xdist").assert_outcomes(passed=4)
+    serial, xdist = (_without_timings(_results(pytester, d)) for d in ("serial", "xdist"))
+    assert serial == xdist
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "bogus"], "*invalid choice: 'bogus'*smoke*default*paper*"),
+    (["--device", "cuda:7"], "*cuda:7*"),
+    (["--device", "tpu"], "*auto, cpu, cuda or cuda:N*"),
+    (["--claims-seed", "abc"], "*--claims-seed must be an integer*"),
+    (["--baseline-k", "lots"], "*--baseline-k must be a number*"),
+])
+def test_bad_options_stop_with_a_usage_error_naming_valid_values(pytester, synthetic_suite,
+                                                                  args, message):
+    synthetic_suite()
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_bad_budget_from_the_environment_is_a_usage_error(pytester, synthetic_suite,
+                                                          monkeypatch):
+    synthetic_suite()
+    monkeypatch.setenv("CLAIMS_BUDGET", "huge")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*huge*smoke*default*paper*"])
+
+
+def test_unwritable_report_dir_is_a_clear_error(pytester, synthetic_suite):
+    synthetic_suite()
+    (pytester.path / "blocked").write_text("a file where the report dir should be")
+    result = pytester.runpytest("--report-dir", "blocked/out")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*could not write results to*--report-dir PATH*"])
+
+
+def test_budget_selects_the_declared_settings(pytester, synthetic_suite):
+    synthetic_suite()
+    pytester.runpytest("--budget", "smoke", "--report-dir", "out").assert_outcomes(passed=1)
+    doc = _results(pytester)
+    assert doc["environment"]["budget"] == "smoke"
+    assert doc["claims"][0]["tests"][0]["parameters"]["reps"] == 4
