@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,14 @@ def git_commit(root: Path) -> str | None:
 
 
 def blas_info() -> str:
-    config = torch.__config__.show()
-    for line in config.splitlines():
-        if "BLAS_INFO" in line or "LAPACK_INFO" in line:
-            return line.strip()
-    return "unknown"
+    """The BLAS/LAPACK torch was built with (the build line lists them as BLAS_INFO=...)."""
+    found = dict(re.findall(r"\b(BLAS_INFO|LAPACK_INFO)=([^,\s]+)", torch.__config__.show()))
+    parts = [f"BLAS {found['BLAS_INFO']}" if "BLAS_INFO" in found else "BLAS unknown"]
+    if found.get("LAPACK_INFO") and found.get("LAPACK_INFO") != found.get("BLAS_INFO"):
+        parts.append(f"LAPACK {found['LAPACK_INFO']}")
+    if torch.backends.mkldnn.is_available():
+        parts.append("oneDNN")
+    return ", ".join(parts)
 
 
 def collect(root: Path, device: torch.device, budget: str, master_seed: int,

@@ -1,7 +1,13 @@
 """The harness's own tests: pytester runs small synthetic claim suites through the plugin."""
 import textwrap
 
+import matplotlib
 import pytest
+
+matplotlib.use("Agg")
+# pytester's in-process runs drop modules first imported inside them; import pyplot once out
+# here so every inner run shares one matplotlib (two copies break isinstance checks)
+import matplotlib.pyplot  # noqa: E402,F401
 
 pytest_plugins = ["pytester"]
 
@@ -30,6 +36,10 @@ def test_trend(claim, budget, seeds, slope):
                         name="pure noise (control)")
     claim.measure("fitted slope", np.polyfit(x, y, 1)[0], unit="1")
     claim.note("note with <i>markup</i>")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot(x, y.mean(axis=1), "o-")
+    claim.plot(fig, caption="mean y against x <em>caption</em>")
 '''
 
 

@@ -1,0 +1,97 @@
+"""The HTML report: built from results.json alone, escaped, v2 summary, merge of shards."""
+import json
+import re
+
+import pytest
+
+from harness import results
+from harness.report import __main__ as cli
+from harness.report import margin_bar, render
+
+
+@pytest.fixture
+def run(pytester, synthetic_suite):
+    """Two shards of a synthetic suite (G99 and O99) run separately; returns their dirs."""
+    synthetic_suite()
+    synthetic_suite(name="test_other", id="O99", slopes="0.0", expected="REFUTED")
+    pytester.runpytest("test_synthetic.py", "--report-dir", "a").assert_outcomes(passed=1)
+    pytester.runpytest("test_other.py", "--report-dir", "b").assert_outcomes(passed=1)
+    return pytester.path
+
+
+def test_report_escapes_markup_in_claim_text(run):
+    html = (run / "a" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;i&gt;markup&lt;/i&gt;" in html and "<b>bold</b>" not in html
+
+
+def test_report_has_summary_filters_and_one_card_per_claim(run):
+    doc = results.load(run / "a" / "results.json")
+    html = render(doc)
+    assert html.count('class="card claim-card') == len(doc["claims"]) == 1
+    assert 'class="filter" data-kind="verdict" value="REFUTED"' in html
+    assert "<svg" in html  # plots inline
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched: offline
+
+
+def test_report_rebuilds_from_the_results_file_alone(run, tmp_path, capsys):
+    assert cli.main([str(run / "a" / "results.json"), "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "index.html").read_text().count("claim-card") >= 1
+
+
+def test_merge_builds_one_report_from_shards(run, tmp_path):
+    out = tmp_path / "merged"
+    assert cli.main(["merge", str(run / "a" / "results.json"), str(run / "b" / "results.json"),
+                     "-o", str(out)]) == 0
+    merged = results.load(out / "results.json")
+    assert [c["id"] for c in merged["claims"]] == ["G99", "O99"]
+    assert [c["verdict"] for c in merged["claims"]] == ["SUPPORTED", "REFUTED"]
+    assert len(merged["shards"]) == 2
+    assert (out / "index.html").read_text().count('class="card claim-card') == 2
+
+
+def test_merge_refuses_other_seeds_budgets_and_overlaps(run, tmp_path, capsys):
+    other = json.loads((run / "b" / "results.json").read_text())
+    other["environment"]["master_seed"] = 1
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert cli.main(["merge", str(run / "a" / "results.json"), str(tmp_path / "other.json"),
+                     "-o", str(tmp_path / "m")]) == 2
+    assert "same --claims-seed" in capsys.readouterr().err
+    a = str(run / "a" / "results.json")
+    assert cli.main(["merge", a, a, "-o", str(tmp_path / "m")]) == 2
+    assert "shards must not overlap" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{\"schema\": \"claims-results\", \"vers", "corrupt or truncated"),
+    ("{\"schema\": \"something\"}", "not a claims results file"),
+    ("{\"schema\": \"claims-results\", \"version\": 1}", "missing 'environment'"),
+])
+def test_cli_names_the_file_and_fix_for_bad_results(tmp_path, capsys, content, message):
+    path = tmp_path / "results.json"
+    path.write_text(content)
+    assert cli.main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err
+
+
+def test_cli_reports_an_unwritable_output_dir(run, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert cli.main([str(run / "a" / "results.json"), "-o", str(tmp_path / "file" / "x")]) == 2
+    assert "writable" in capsys.readouterr().err
+
+
+def test_baseline_command_writes_a_baseline_from_results(run, tmp_path):
+    assert cli.main(["baseline", str(run / "a" / "results.json"), "-o",
+                     str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["schema"] == "claims-baseline"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"margin": 0.5, "threshold": 1.0, "observed": 1.5}, 1 / 3),
+    ({"margin": -2.0, "threshold": 0.5, "observed": -1.5}, -1.0),
+    ({"margin": None, "threshold": 0.5, "observed": 1.0}, None),
+])
+def test_margin_bar_is_a_signed_share(row, expected):
+    assert margin_bar(row) == (pytest.approx(expected) if expected is not None else None)
