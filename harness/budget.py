@@ -9,7 +9,8 @@ from typing import Any, Mapping
 
 BUDGETS = ("smoke", "default", "paper")
 BUDGET_HELP = {
-    "smoke": "seconds per claim: checks the code paths, not the science",
+    "smoke": "seconds per claim: checks the code paths, not the science (verdicts are "
+             "reported but a verdict that differs from the expected one does not fail)",
     "default": "minutes for the whole suite on a 2-core CPU: the verdicts CI pins",
     "paper": "the sources' scale (more seeds, wider nets, bigger grids): meant for a GPU",
 }

@@ -122,3 +122,12 @@ def test_budget_selects_the_declared_settings(pytester, synthetic_suite):
     doc = _results(pytester)
     assert doc["environment"]["budget"] == "smoke"
     assert doc["claims"][0]["tests"][0]["parameters"]["reps"] == 4
+
+
+def test_smoke_budget_reports_but_does_not_pin_verdicts(pytester, synthetic_suite):
+    synthetic_suite(slopes="0.0")  # REFUTED, expected SUPPORTED
+    result = pytester.runpytest("--budget", "smoke", "--report-dir", "out")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["G99*REFUTED*SUPPORTED*smoke verdicts are not pinned*"])
+    assert _results(pytester)["claims"][0]["matches_expected"] is False
+    pytester.runpytest("--report-dir", "out").assert_outcomes(failed=1)
