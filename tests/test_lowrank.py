@@ -1,0 +1,98 @@
+"""The batched low-rank trainer against plain PyTorch: same init, same data order, same
+steps; and the paper's decay convention against torch.optim.SGD(weight_decay=2 lambda)."""
+import numpy as np
+import torch
+
+from fixtures.lowrank import hidden_rank, rank_from_singular_values
+from fixtures.lowrank_train import (epoch_batches, init_mlp, pytorch_weight_decay, sgd_step,
+                                    train, truncate_to_rank)
+from fixtures.measures import normalized_rank, singular_values
+
+SIZES = [6, 8, 8, 7, 3]
+
+
+def _reference_model(layers, c):
+    mods = []
+    for i, (w, b) in enumerate(layers):
+        lin = torch.nn.Linear(w.shape[2], w.shape[1], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(w[c])
+            lin.bias.copy_(b[c])
+        mods += [lin] + ([torch.nn.ReLU()] if i < len(layers) - 1 else [])
+    return torch.nn.Sequential(*mods)
+
+
+def _problem(n=40, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, SIZES[0], generator=gen, dtype=torch.float64)
+    y = torch.randint(0, SIZES[-1], (n,), generator=gen)
+    return x, y
+
+
+def test_batched_trainer_equals_torch_sgd_reference():
+    x, y = _problem()
+    gens = [torch.Generator().manual_seed(s) for s in range(2)]
+    lam = torch.tensor([0.0, 1e-2, 5e-2, 1e-3], dtype=torch.float64)
+    mu = torch.tensor([0.1, 0.3, 0.05, 0.2], dtype=torch.float64)
+    seed_index = torch.tensor([0, 1, 0, 1])
+    layers = init_mlp(SIZES, gens, seed_index, dtype=torch.float64)
+    refs = [_reference_model(layers, c) for c in range(4)]
+    order = [torch.Generator().manual_seed(10 + s) for s in range(2)]
+    batches = epoch_batches(len(x), 8, order, seed_index, "cpu")
+    seen = []
+    train(layers, x, y, lam, mu, lambda t: seen.append(batches(t)) or seen[-1], 25, 25,
+          lambda t, l: None, SIZES[-1])
+    for c, model in enumerate(refs):
+        opt = torch.optim.SGD(model.parameters(), lr=float(mu[c]), momentum=0.0,
+                              weight_decay=pytorch_weight_decay(float(lam[c])))
+        for idx in seen:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx[c]]), y[idx[c]]).backward()
+            opt.step()
+        linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+        for (w, b), lin in zip(layers, linears):
+            torch.testing.assert_close(w[c], lin.weight.detach(), rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(b[c], lin.bias.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_decay_convention_is_weight_decay_two_lambda():
+    """One step with zero loss gradient: W <- (1 - 2 mu lambda) W, as SGD(wd = 2 lambda)."""
+    gens = [torch.Generator().manual_seed(3)]
+    layers = init_mlp([4, 5, 3], gens, torch.tensor([0]), dtype=torch.float64)
+    w0 = layers[0][0].clone()
+    lam, mu = 0.01, 0.3
+    x = torch.zeros(1, 2, 4, dtype=torch.float64)  # zero input: W1's loss gradient is 0
+    onehot = torch.nn.functional.one_hot(torch.tensor([[0, 1]]), 3).double()
+    f64 = {"dtype": torch.float64}
+    sgd_step(layers, x, onehot, torch.tensor(mu, **f64).view(1, 1, 1),
+             torch.tensor(1 - 2 * mu * lam, **f64).view(1, 1, 1))
+    p = torch.nn.Parameter(w0[0].clone())
+    p.grad = torch.zeros_like(p)
+    torch.optim.SGD([p], lr=mu, weight_decay=pytorch_weight_decay(lam)).step()
+    torch.testing.assert_close(layers[0][0][0], p.detach(), rtol=1e-14, atol=0)
+    torch.testing.assert_close(p.detach(), (1 - 2 * mu * lam) * w0[0], rtol=1e-14, atol=0)
+
+
+def test_rank_from_singular_values_matches_measures():
+    gen = torch.Generator().manual_seed(1)
+    u = torch.randn(5, 12, 12, generator=gen, dtype=torch.float64)
+    w = u @ torch.diag_embed(torch.logspace(0, -6, 12, dtype=torch.float64)) @ u.mT
+    w[0] = 0.0  # a collapsed matrix: rank 0
+    for tau in (1e-3, 1e-2):
+        assert torch.equal(rank_from_singular_values(singular_values(w), tau),
+                           normalized_rank(w, tau))
+
+
+def test_hidden_rank_excludes_classifier():
+    sv = [torch.tensor([[[1.0, 1.0, 0.0]]]), torch.tensor([[[1.0, 0.0, 0.0]]]),
+          torch.tensor([[[1.0, 1.0, 1.0]]])]
+    assert np.allclose(hidden_rank({"sv": sv}), [1.5])
+
+
+def test_truncate_to_rank_is_eckart_young():
+    gen = torch.Generator().manual_seed(2)
+    w = torch.randn(3, 7, 5, generator=gen, dtype=torch.float64)
+    cut = truncate_to_rank(w, torch.tensor([1, 3, 5]))
+    assert torch.linalg.matrix_rank(cut).tolist() == [1, 3, 5]
+    s = torch.linalg.svdvals(w)
+    assert torch.allclose(torch.linalg.matrix_norm(w - cut)[0], s[0, 1:].norm())
