@@ -2,8 +2,14 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fixtures.lowrank import (draw_lines, flag_summary, flagged_as_nan, grid,
-                              hidden_rank, select)
+from fixtures.lowrank import (
+    draw_lines,
+    flag_summary,
+    flagged_as_nan,
+    grid,
+    hidden_rank,
+    select,
+)
 from harness import Claim, Verdict
 
 CLAIM = Claim(

@@ -2,7 +2,13 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fixtures.lowrank import draw_lines, flag_summary, flagged_as_nan, hidden_rank, select
+from fixtures.lowrank import (
+    draw_lines,
+    flag_summary,
+    flagged_as_nan,
+    hidden_rank,
+    select,
+)
 from harness import Claim, Verdict
 
 CLAIM = Claim(

@@ -4,8 +4,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from fixtures.data import mnist1d
-from fixtures.lowrank import (final_layers, flag_summary, partner_index,
-                              rank_from_singular_values, select, usable)
+from fixtures.lowrank import (
+    final_layers,
+    flag_summary,
+    partner_index,
+    rank_from_singular_values,
+    select,
+    usable,
+)
 from fixtures.lowrank_train import accuracy, truncate_to_rank
 from harness import Claim, Verdict
 

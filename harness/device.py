@@ -1,7 +1,9 @@
 """--device auto|cpu|cuda|cuda:N, and one GPU per pytest-xdist worker."""
 from __future__ import annotations
 
+import contextlib
 import re
+from typing import Iterator
 
 import torch
 
@@ -45,3 +47,21 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return "cpu"
+
+
+@contextlib.contextmanager
+def single_thread(device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run a loop of small batched tensor ops on one CPU thread.
+
+    Matrices of tens to hundreds of rows gain nothing from intra-op parallelism, and on a
+    loaded 2-core machine the second thread's spin-waits cost more than it saves (G13's loop:
+    500 GD steps took 0.37 s CPU on one thread, 3 to 14 s on two while other jobs ran). A GPU
+    device leaves the thread count alone; the previous count is restored on exit.
+    """
+    before = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

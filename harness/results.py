@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .evidence import Evidence, Role, Verdict, decide
+from .evidence import Evidence, Role, decide
 
 SCHEMA = "claims-results"
 VERSION = 1

@@ -4,8 +4,14 @@ import numpy as np
 import torch
 
 from fixtures.lowrank import hidden_rank, rank_from_singular_values
-from fixtures.lowrank_train import (epoch_batches, init_mlp, pytorch_weight_decay, sgd_step,
-                                    train, truncate_to_rank)
+from fixtures.lowrank_train import (
+    epoch_batches,
+    init_mlp,
+    pytorch_weight_decay,
+    sgd_step,
+    train,
+    truncate_to_rank,
+)
 from fixtures.measures import normalized_rank, singular_values
 
 SIZES = [6, 8, 8, 7, 3]
