@@ -1,0 +1,41 @@
+"""The stacked-MLP trainer (fixtures.batched_mlp) and IMP pruning (fixtures.lottery): stacked
+models must behave like separately trained ones, pruning must remove exactly its share."""
+import torch
+
+from fixtures.batched_mlp import forward, init_mlp, train
+from fixtures.lottery import prune
+
+
+def test_stacked_training_equals_separate_training():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 40, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (3, 40), generator=gen)
+    params = [p.double() for p in init_mlp([5, 16, 3], 3, gen)]
+    orders = torch.stack([torch.rand(3, 40, generator=gen).argsort(-1) for _ in range(2)])
+    together = train(params, x, y, epochs=2, batch_size=10, lr=1e-2, gen=gen, orders=orders)
+    for m in range(3):
+        alone = train([p[m:m + 1] for p in params], x[m:m + 1], y[m:m + 1], epochs=2,
+                      batch_size=10, lr=1e-2, gen=gen, orders=orders[:, m:m + 1])
+        for a, b in zip(alone, together):
+            assert torch.allclose(a[0], b[m], atol=1e-10)
+
+
+def test_forward_with_shared_and_per_model_inputs():
+    gen = torch.Generator().manual_seed(1)
+    params = init_mlp([4, 8, 2], 2, gen)
+    x = torch.randn(6, 4, generator=gen)
+    assert torch.allclose(forward(params, x), forward(params, x.expand(2, 6, 4)), atol=1e-6)
+
+
+def test_prune_removes_its_share_of_the_remaining_weights_only():
+    gen = torch.Generator().manual_seed(2)
+    w = torch.randn(2, 10, 10, generator=gen)
+    mask = torch.ones_like(w)
+    for _ in range(3):
+        new = prune(w, mask, 0.2)
+        assert (new <= mask).all()  # nothing revived
+        assert torch.equal(new.flatten(1).sum(1), torch.round(0.8 * mask.flatten(1).sum(1)))
+        mask = new
+    for m in range(2):
+        live = w[m].abs()[mask[m] > 0]
+        assert live.min() >= w[m].abs()[mask[m] == 0].max()
