@@ -260,6 +260,19 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         config.claims_report_error = f"{type(exc).__name__}: {exc}"
 
 
+KEY_WIDTH = 42
+
+
+def _key_statistic(evidence: dict[str, Any]) -> str:
+    """'statistic = value' in KEY_WIDTH characters: the name is shortened, never the value."""
+    value = f" = {fmt(evidence['observed'])}"
+    name = evidence["statistic"]
+    room = KEY_WIDTH - len(value)
+    if len(name) > room:
+        name = name[:room - 1].rstrip() + "\u2026"
+    return name + value
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     document = getattr(config, "claims_document", None)
     if document is None:
@@ -267,18 +280,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     tr = terminalreporter
     env = document["environment"]
     tr.section("claims")
-    header = f"{'claim':<6} {'verdict':<13} {'expected':<13} {'key statistic':<34} " \
+    header = f"{'claim':<6} {'verdict':<13} {'expected':<13} {'key statistic':<{KEY_WIDTH}} " \
              f"{'p':>9} {'margin':>9} {'time':>7}"
     tr.write_line(header)
     tr.write_line("-" * len(header))
     for c in document["claims"]:
         key = next((e for e in c["evidence"] if e["role"] == "primary"), None)
-        stat = f"{key['statistic'][:22]}={fmt(key['observed'])}" if key else "-"
+        stat = _key_statistic(key) if key else "-"
         mark = "" if c["matches_expected"] else (
             "  (differs; smoke verdicts are not pinned)" if env["budget"] == "smoke"
             else "  <-- differs")
         tr.write_line(
-            f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat[:34]:<34} "
+            f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat:<{KEY_WIDTH}} "
             f"{fmt(key['p_value']) if key else '-':>9} {fmt(key['margin']) if key else '-':>9} "
             f"{c['runtime_s']:>6.1f}s{mark}")
     tr.write_line(f"budget {env['budget']}, master seed {env['master_seed']}, device "
