@@ -26,6 +26,10 @@ CLAIM = Claim(
 FRACTION = 0.5
 
 
+def _to(layers, device):
+    return [(w.to(device), b.to(device)) for w, b in layers]
+
+
 def _prune(layers, masks):
     return [(w * m, b) for (w, b), m in zip(layers, masks)]
 
@@ -43,8 +47,9 @@ def _magnitude_masks(layers):
 def _random_masks(layers, gen):
     masks = []
     for w, _ in layers:
-        order = torch.rand(w.shape, generator=gen).flatten(1).argsort(1).argsort(1)
-        masks.append((order >= int(FRACTION * order.shape[1])).view(w.shape).to(w.dtype))
+        order = torch.rand(w.shape, generator=gen).flatten(1).argsort(1).argsort(1)  # on CPU
+        masks.append((order >= int(FRACTION * order.shape[1])).view(w.shape)
+                     .to(w.device, w.dtype))
     return masks
 
 
@@ -57,13 +62,13 @@ def test_magnitude_pruning(claim, lowrank_sweep, seeds, device):
         claim.inconclusive(f"only {len(idx)} usable lambda = {lam:g} runs (see flags)")
         return
     x, y, _, _ = mnist1d().torch(device)
-    decayed = final_layers(res, idx)
-    plain = final_layers(res, partner_index(res, idx, 0.0))
+    decayed = _to(final_layers(res, idx), device)
+    plain = _to(final_layers(res, partner_index(res, idx, 0.0)), device)
     claim.parameters(batch_size=bs, lam=lam, fraction=FRACTION, models=len(idx),
                      flags=flag_summary(res))
 
     def drops(layers, masks):
-        return 100 * (accuracy(layers, x, y) - accuracy(_prune(layers, masks), x, y)).numpy()
+        return 100 * (accuracy(layers, x, y) - accuracy(_prune(layers, masks), x, y)).cpu().numpy()
 
     magnitude = drops(decayed, _magnitude_masks(decayed))
     random = drops(decayed, _random_masks(decayed, seeds.torch(0)))

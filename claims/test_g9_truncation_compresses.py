@@ -32,8 +32,12 @@ CLAIM = Claim(
 )
 
 
+def _to(layers, device):
+    return [(w.to(device), b.to(device)) for w, b in layers]
+
+
 def _truncate(layers, ranks):
-    hidden = [(truncate_to_rank(w, r), b) for (w, b), r in zip(layers[:-1], ranks)]
+    hidden = [(truncate_to_rank(w, r.to(w.device)), b) for (w, b), r in zip(layers[:-1], ranks)]
     return hidden + [layers[-1]]
 
 
@@ -47,7 +51,7 @@ def test_truncation_compresses(claim, lowrank_sweep, device):
         return
     zero_idx = partner_index(res, idx, 0.0)
     x, y, _, _ = mnist1d().torch(device)
-    decayed, plain = final_layers(res, idx), final_layers(res, zero_idx)
+    decayed, plain = (_to(final_layers(res, i), device) for i in (idx, zero_idx))
     shapes = [tuple(w.shape[1:]) for w, _ in decayed[:-1]]
     full = sum(m * n for m, n in shapes)
     claim.parameters(batch_size=bs, lam=lam, mus=cfg["mus"], models=len(idx),
