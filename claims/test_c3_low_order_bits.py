@@ -45,6 +45,12 @@ def test_bits_needed_after_training(claim, flat_minima):
     claim.expect_bound(k_int.max(), upper=8.0, n=int(ok.sum()),
                        statistic="most uniform per-tensor bits any minimum needs",
                        name="every minimum keeps its accuracy at <= 8 uniform bits (of 32)")
+    coarsest_drop = (full_acc[:, 0] - cur["acc"][ok][:, 0]).max()
+    claim.control_bound(coarsest_drop, upper=ACC_DROP, n=int(ok.sum()),
+                        statistic=f"largest accuracy drop at {ints[0]} uniform bit(s)",
+                        name=f"accuracy also kept at {ints[0]} bit(s) (control: must fail)",
+                        meaning="the accuracy criterion can fail: coarse enough rounding breaks "
+                                "every network")
     claim.sensitivity_bound(k_int_loss.max(), upper=8.0, n=int(ok.sum()),
                             statistic="most uniform bits for loss within 0.05 nats",
                             name="same on training loss (tolerance 0.05 nats)")

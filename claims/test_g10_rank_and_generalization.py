@@ -25,7 +25,7 @@ CLAIM = Claim(
 )
 
 
-def test_rank_and_generalization(claim, lowrank_fit_sweep):
+def test_rank_and_generalization(claim, lowrank_fit_sweep, seeds):
     cfg = lowrank_fit_sweep["config"]
     rank, test_acc, lam, batch, fit_count, total = [], [], [], [], 0, 0
     for bs, res in lowrank_fit_sweep["by_batch"].items():
@@ -44,6 +44,10 @@ def test_rank_and_generalization(claim, lowrank_fit_sweep):
         return
     claim.expect_trend(rank, test_acc, direction="decreasing", alpha=0.01, min_effect=0.3,
                        name="lower rank, higher test accuracy (100% train accuracy runs)")
+    claim.control_trend(rank, seeds.numpy(0).permutation(test_acc), direction="decreasing",
+                        alpha=0.01, min_effect=0.3,
+                        name="test accuracy shuffled across the same runs (control)",
+                        meaning="no pairing between rank and accuracy: must fail")
     claim.sensitivity_trend(rank[lam == 0], test_acc[lam == 0], direction="decreasing",
                             alpha=0.01, min_effect=0.3, name="within lambda = 0 runs only")
     claim.sensitivity_trend(rank[lam > 0], test_acc[lam > 0], direction="decreasing",

@@ -39,9 +39,10 @@ def test_top_layers_low_rank(claim, budget, seeds):
     cfg = budget.select(SETTINGS)
     x, y = digits_binary_subset(seeds.numpy(0), cfg["n"])
     dims = [x.shape[1]] + [cfg["width"]] * (cfg["depth"] - 1) + [1]
+    init = init_mlp(seeds.torch(1), cfg["seeds"], dims)
+    init_top_rank = normalized_rank(init[-2].detach(), TAU).numpy()  # before training
     with single_thread():
-        res = train_square_loss_gd(x, y, init_mlp(seeds.torch(1), cfg["seeds"], dims), LR,
-                                   cfg["lam"], cfg["steps"])
+        res = train_square_loss_gd(x, y, init, LR, cfg["lam"], cfg["steps"])
     hidden = res["weights"][:-1]  # the 1 x h output layer is rank 1 by shape
     ranks = torch.stack([normalized_rank(w, TAU) for w in hidden], -1).numpy()
     ranks_sens = torch.stack([normalized_rank(w, TAU_SENS) for w in hidden], -1).numpy()
@@ -64,6 +65,10 @@ def test_top_layers_low_rank(claim, budget, seeds):
     claim.expect_bound(top.max(), upper=2, n=int(fits.sum()),
                        statistic=f"max over runs of tau-rank of W_{len(hidden)}",
                        name="top hidden layer has rank <= 2 (Timor et al.)")
+    claim.control_bound(init_top_rank.max(), upper=2, n=init_top_rank.size,
+                        statistic=f"max over runs of tau-rank of W_{len(hidden)} at init",
+                        name="the same networks at initialization (control: must fail)",
+                        meaning="a random square matrix is full rank: the low rank is learned")
     claim.sensitivity_bound(upper.max(), upper=2, n=upper.size,
                             statistic="max tau-rank over the upper half of the hidden layers",
                             name="every upper-half hidden layer has rank <= 2")

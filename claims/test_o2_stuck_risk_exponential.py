@@ -52,7 +52,26 @@ def _fit(link, groups, x, stuck, runs, slope=None):
     return res.fun, (res.x[-1] if slope is None else slope)
 
 
-def test_stuck_risk_exponential(claim, teacher_student_sweep):
+def _slope_ci(groups, extra, stuck, runs):
+    """MLE slope of log p per extra parameter, its NLL, and the upper end of its 99%
+    profile-likelihood interval."""
+    nll, slope = _fit("log", groups, extra, stuck, runs)
+    grid = np.linspace(1.5 * min(slope, 0.0) - 0.01, max(slope, 0.0) + 0.05, 241)  # spans 0
+    profile = np.array([_fit("log", groups, extra, stuck, runs, slope=b)[0] for b in grid])
+    return nll, slope, grid[2 * (profile - nll) <= CHI2_99].max()
+
+
+def _shuffled_outcomes(groups, stuck, runs, rng):
+    """Stuck counts after reassigning each teacher size's stuck runs to random inits of any
+    of its widths (cell sizes kept): width no longer says anything about the outcome."""
+    out = np.zeros_like(stuck)
+    for g in np.unique(groups):
+        sel = groups == g
+        out[sel] = rng.multivariate_hypergeometric(runs[sel], int(stuck[sel].sum()))
+    return out
+
+
+def test_stuck_risk_exponential(claim, teacher_student_sweep, seeds):
     table = stuck_counts(teacher_student_sweep)
     k, n, s, m = (np.array(table[key]) for key in ("k", "n", "stuck", "runs"))
     has_stuck = np.isin(k, np.unique(k[(s > 0) & (n == k)]))  # ks where spurious minima occur
@@ -64,16 +83,17 @@ def test_stuck_risk_exponential(claim, teacher_student_sweep):
         claim.inconclusive("fewer than two teacher sizes with any stuck run")
         return
 
-    nll_exp, slope = _fit("log", groups, extra, s, m)
+    nll_exp, slope, ci_high = _slope_ci(groups, extra, s, m)
     nll_lin, lin_slope = _fit("identity", groups, extra, s, m)
-    grid = np.linspace(1.5 * min(slope, 0.0) - 0.01, max(slope, 0.0) + 0.05, 241)  # spans 0
-    profile = np.array([_fit("log", groups, extra, s, m, slope=b)[0] for b in grid])
-    inside = grid[2 * (profile - nll_exp) <= CHI2_99]
-    ci_high = inside.max()
     claim.expect_bound(ci_high, upper=0.0, n=int(m.sum()),
                        statistic="upper end of the 99% CI of b (log p per extra parameter)",
                        name="log stuck risk falls with extra parameters (slope CI below 0)",
                        meaning="binomial fit log p = a_k + b (n - k) k, profile likelihood")
+    shuffled = _shuffled_outcomes(groups, s, m, seeds.numpy(0))
+    claim.control_bound(_slope_ci(groups, extra, shuffled, m)[2], upper=0.0, n=int(m.sum()),
+                        statistic="upper end of the 99% CI of b, outcomes shuffled",
+                        name="stuck runs reassigned at random across widths (control)",
+                        meaning="same fit, same totals per k, no width effect: must fail")
     claim.sensitivity_bound(nll_lin - nll_exp, lower=0.0, n=int(m.sum()),
                             statistic="log-likelihood gain of exponential over linear",
                             name="exponential fits at least as well as linear (same # params)")
