@@ -11,6 +11,17 @@ import matplotlib.pyplot  # noqa: E402,F401
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def no_claims_environment(monkeypatch):
+    """The outer run's CLAIMS_* settings (CI exports CLAIMS_BASELINE) must not leak into the
+    synthetic suites these tests run; a test that wants one sets it itself."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("CLAIMS_") and
+                 n != "CLAIMS_REQUIRE_BROWSER"]:
+        monkeypatch.delenv(name)
+
 SYNTHETIC_CLAIM = '''
 import numpy as np
 import pytest
