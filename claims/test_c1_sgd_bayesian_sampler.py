@@ -13,6 +13,7 @@ from fixtures.boolean import (
 )
 from harness import Claim, Verdict
 from harness.device import single_thread
+from harness.stats import correlation_se, proportion_se
 
 CLAIM = Claim(
     id="C1",
@@ -103,17 +104,27 @@ def test_sgd_bayesian_sampler(claim, budget, seeds, device):
     rate_per_min = prior["rate_per_s"] * 60
     claim.parameters(**{"prior sampling rate (networks/min, 1 CPU thread)":
                         f"{rate_per_min:.3g}"})
-    claim.measure("prior acceptance rate", prior["accepted"] / prior["drawn"])
-    claim.measure("split-half ceiling Pearson",
-                  np.corrcoef(ceiling["log_a"], ceiling["log_b"])[0, 1])
+    # floors: one standard error of each pooled statistic (see harness.stats.correlation_se)
+    acceptance = prior["accepted"] / prior["drawn"]
+    claim.measure("prior acceptance rate", acceptance,
+                  floor=proportion_se(acceptance, prior["drawn"]))
+    r_ceiling = np.corrcoef(ceiling["log_a"], ceiling["log_b"])[0, 1]
+    claim.measure("split-half ceiling Pearson", r_ceiling,
+                  floor=correlation_se(r_ceiling, ceiling["n_common"]))
     for name, comp in comparisons.items():
         r = np.corrcoef(comp["log_a"], comp["log_b"])[0, 1] if comp["n_common"] > 2 else np.nan
-        claim.measure(f"{name}: Pearson log P vs log P_B", r)
-        claim.measure(f"{name}: share of mass within a decade of P_B", comp["share_within_decade"])
+        claim.measure(f"{name}: Pearson log P vs log P_B", r,
+                      floor=correlation_se(r, comp["n_common"]))
+        claim.measure(f"{name}: share of mass within a decade of P_B", comp["share_within_decade"],
+                      floor=proportion_se(comp["share_within_decade"], cfg["runs"]))
+        gaps = np.abs(comp["log_a"] - comp["log_b"])
         claim.measure(f"{name}: mean |log10 P / P_B| over common functions",
-                      comp["mean_abs_log10_ratio"], unit="decades")
+                      comp["mean_abs_log10_ratio"], unit="decades",
+                      floor=float(gaps.std(ddof=1) / np.sqrt(gaps.size)) if gaps.size > 1
+                      else None)
+        failed = runs[name]["failed"]
         claim.measure(f"{name}: runs not fitting S in {OPTIMIZERS[name]['max_steps']} steps",
-                      runs[name]["failed"])
+                      failed, floor=cfg["runs"] * proportion_se(failed / cfg["runs"], cfg["runs"]))
     claim.note(f"Prior: {prior['drawn']:.3g} networks drawn at "
                f"{prior['rate_per_s'] * 60:.3g} per CPU-minute (one thread), "
                f"{prior['accepted']} consistent with S. Layer pre-activations on S "

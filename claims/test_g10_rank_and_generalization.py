@@ -5,6 +5,7 @@ import numpy as np
 
 from fixtures.lowrank import flag_summary, hidden_rank, usable
 from harness import Claim, Verdict
+from harness.stats import correlation_se, proportion_se
 
 CLAIM = Claim(
     id="G10",
@@ -56,8 +57,9 @@ def test_rank_and_generalization(claim, lowrank_fit_sweep, seeds):
                               alpha=0.01, name="fitting runs: lambda > 0 vs lambda = 0 test acc")
     rho = claim.evidence[0].observed
     claim.measure("Spearman(rank, test accuracy) among fitting runs",
-                  np.nan if rho is None else rho)
-    claim.measure("fraction of runs that fit the training data", fit_count / max(total, 1))
+                  np.nan if rho is None else rho, floor=correlation_se(rho, rank.size))
+    claim.measure("fraction of runs that fit the training data", fit_count / max(total, 1),
+                  floor=proportion_se(fit_count / max(total, 1), total))
     claim.note("'Fit' means 100% training accuracy on the subset. The lambda grid is chosen "
                "so that weight-decayed runs can still interpolate; larger lambda lowers the "
                "rank further but the runs no longer fit and are excluded, as the talk says "

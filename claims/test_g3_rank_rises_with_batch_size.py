@@ -5,6 +5,7 @@ from scipy import stats as st
 
 from fixtures.lowrank import draw_lines, flag_summary, flagged_as_nan, grid, hidden_rank
 from harness import Claim, Verdict
+from harness.stats import correlation_se
 
 CLAIM = Claim(
     id="G3",
@@ -62,10 +63,12 @@ def test_rank_rises_with_batch_size(claim, lowrank_sweep):
                                 f"steps, lambda = {x:g}, mu = {fixed_mu}")
     rho_steps = st.spearmanr(np.repeat(batch_sizes, fixed[lam].shape[1]),
                              fixed[lam].ravel()).statistic if lam in fixed else np.nan
-    claim.measure("Spearman(B, rank) at fixed epochs", st.spearmanr(
-        np.repeat(batch_sizes, ranks.shape[1]), ranks.ravel()).statistic)
+    rho_epochs = st.spearmanr(np.repeat(batch_sizes, ranks.shape[1]), ranks.ravel()).statistic
+    claim.measure("Spearman(B, rank) at fixed epochs", rho_epochs,
+                  floor=correlation_se(rho_epochs, ranks.size))
     claim.measure("Spearman(B, rank) at fixed steps", rho_steps,
-                  meaning="same lambda, mu; ~0 means B itself does not lower the rank")
+                  meaning="same lambda, mu; ~0 means B itself does not lower the rank",
+                  floor=correlation_se(rho_steps, fixed[lam].size) if lam in fixed else None)
     claim.note("At fixed epochs a smaller batch takes proportionally more steps, so more "
                "decay (2 mu lambda per step) is applied: T = 16000, 4000, 1000 steps for "
                "B = 10, 40, 160. The fixed-step arm removes that confound. There "

@@ -5,6 +5,7 @@ from scipy import stats as st
 
 from fixtures.lowrank import flag_summary, hidden_rank, select, usable
 from harness import Claim, Verdict
+from harness.stats import correlation_se
 
 CLAIM = Claim(
     id="G4",
@@ -36,7 +37,7 @@ def _batch_rho(sweep, lam, mu):
         b += [bs] * int(mask.sum())
         r += list(hidden_rank(res)[mask])
     rho = st.spearmanr(b, r).statistic
-    return 0.0 if np.isnan(rho) else abs(rho)  # constant ranks: no batch-size effect
+    return 0.0 if np.isnan(rho) else abs(rho), len(b)  # constant ranks: no batch-size effect
 
 
 def test_no_decay_no_rank_loss(claim, lowrank_sweep):
@@ -50,7 +51,8 @@ def test_no_decay_no_rank_loss(claim, lowrank_sweep):
     claim.expect_bound(zero.min(), lower=0.9, n=zero.size,
                        statistic="min over lambda = 0 runs of final / initial rank",
                        name="lambda = 0 keeps >= 90% of the initial rank (every B, mu, seed)")
-    rho0, rho_pos = _batch_rho(lowrank_sweep, 0.0, mu), _batch_rho(lowrank_sweep, lam_pos, mu)
+    (rho0, n0), (rho_pos, n_pos) = (_batch_rho(lowrank_sweep, 0.0, mu),
+                                    _batch_rho(lowrank_sweep, lam_pos, mu))
     claim.expect_bound(rho0, upper=rho_pos, statistic="|Spearman(B, rank)| at lambda = 0",
                        name=f"batch-size effect weaker at lambda = 0 than at lambda = "
                             f"{lam_pos:g} (mu = {mu})")
@@ -66,7 +68,9 @@ def test_no_decay_no_rank_loss(claim, lowrank_sweep):
                                 statistic="min final / initial rank at lambda = 0")
     claim.measure("final / initial rank, lambda = 0", zero)
     claim.measure(f"final / initial rank, lambda = {lam_max:g}", largest)
-    claim.measure("|Spearman(B, rank)| lambda = 0 minus lambda > 0", rho0 - rho_pos)
+    claim.measure("|Spearman(B, rank)| lambda = 0 minus lambda > 0", rho0 - rho_pos,
+                  floor=float(np.hypot(correlation_se(rho0, n0) or 0.0,
+                                       correlation_se(rho_pos, n_pos) or 0.0)))
     claim.note("The comparison of |rho| is a deterministic bound on two Spearman "
                "coefficients over B x seeds at mu = 0.1, not a test with a p-value; the "
                "lambda > 0 value comes from the centre of the grid (as G3).")

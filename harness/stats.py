@@ -293,6 +293,26 @@ def _unevaluable(name: str, check: str, statistic: str, n: int, alpha: float | N
     )
 
 
+# -- sampling errors of pooled statistics, as baseline floors -------------------------------
+# A figure with one value per run (no spread over seeds) would get a tolerance of zero: on a
+# new CPU its last digits move and every such figure "drifts". These give the smallest change
+# of a pooled statistic worth reporting: one standard error of the statistic itself.
+def correlation_se(rho: float, n: int) -> float | None:
+    """Standard error of a Pearson or Spearman correlation of n pairs on its own scale
+    (Fisher z, with Fieller's 1.06 for Spearman, mapped back through 1 - rho^2)."""
+    if n is None or n <= 3 or rho is None or not np.isfinite(rho):
+        return None
+    return float((1 - rho ** 2) * np.sqrt(1.06 / (n - 3)))
+
+
+def proportion_se(p: float, n: int) -> float | None:
+    """Standard error of a proportion of n trials, kept off zero at p = 0 or 1 by Wilson's
+    0.25 / n term."""
+    if not n or p is None or not np.isfinite(p):
+        return None
+    return float(np.sqrt((p * (1 - p) + 0.25 / n) / n))
+
+
 CHECKS = {
     "trend": trend,
     "compare": compare,

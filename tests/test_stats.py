@@ -103,3 +103,19 @@ def test_nan_observations_are_unevaluable_not_passed():
 def test_bad_direction_names_the_valid_ones():
     with pytest.raises(ValueError, match="increasing"):
         stats.trend([1, 2, 3], [1, 2, 3], direction="up")
+
+
+def test_sampling_errors_used_as_baseline_floors():
+    from harness.stats import correlation_se, proportion_se
+
+    assert proportion_se(0.5, 100) == pytest.approx(np.sqrt(0.2525 / 100))
+    assert proportion_se(0.0, 40) == pytest.approx(0.5 / 40)  # never zero at p = 0
+    assert correlation_se(0.0, 13) == pytest.approx(np.sqrt(1.06 / 10))
+    assert correlation_se(1.0, 50) == 0.0
+    assert correlation_se(0.5, 3) is None and correlation_se(float("nan"), 50) is None
+    # against the spread of Spearman's rho over many samples of a known correlation
+    rng = np.random.default_rng(0)
+    cov = [[1.0, 0.6], [0.6, 1.0]]
+    rhos = [sps.spearmanr(*rng.multivariate_normal([0, 0], cov, 40).T).statistic
+            for _ in range(2000)]
+    assert np.std(rhos) == pytest.approx(correlation_se(np.mean(rhos), 40), rel=0.15)
