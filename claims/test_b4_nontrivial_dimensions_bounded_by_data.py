@@ -48,6 +48,11 @@ def test_nontrivial_dimensions_do_not_grow_with_width(claim, xor_population):
                                  name=f"rank(J) at h={h1} exceeds h={h0} by >= 1 ({act}, "
                                       f"{subset} runs)",
                                  meaning="non-trivial dimensions grow with width")
+            if subset == "all":
+                claim.control_compare(wide[::2].numpy(), wide[1::2].numpy(),
+                                      alternative="greater", min_effect=1.0,
+                                      name=f"two halves of the h={h1} runs ({act}, control)",
+                                      meaning="no width change, no growth: must fail")
             ranks = torch.cat([r for _, _, r, _ in rows])
             claim.sensitivity_bound(ranks.max(), upper=N_POINTS, n=ranks.numel(),
                                     statistic="max rank(J) = P - dim over widths",

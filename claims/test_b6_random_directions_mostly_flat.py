@@ -34,30 +34,42 @@ SETTINGS = {"smoke": {"minima": 50, "directions": 16, "radius": 0.1},
             "default": {"minima": 200, "directions": 32, "radius": 0.1},
             "paper": {"minima": 2000, "directions": 256, "radius": 0.1}}
 REL_DELTA = 0.01
+N_POINTS = 4  # XOR: rank(H) <= 4, so the top 4 eigenvectors span the curved directions
 
 
-def _fractions(run, cfg, gen, rel_delta):
+def _fractions(run, cfg, gen, control_gen, rel_delta):
     theta, _ = converged_minima(run, cfg["minima"])
     _, vecs = hessian_eigh(theta, run["h"], run["act"])
     top = losses_along(theta, vecs[..., -1:].transpose(-1, -2), cfg["radius"], run["h"],
                        run["act"])
     rand = losses_along(theta, random_directions((len(theta), cfg["directions"], run["P"]), gen),
                         cfg["radius"], run["h"], run["act"])
-    return {d: (rand < d * top).numpy() for d in rel_delta}
+    # control: random directions inside the span of the top n eigenvectors (the steep part)
+    mix = random_directions((len(theta), cfg["directions"], N_POINTS), control_gen)
+    steep = losses_along(theta, mix @ vecs[..., -N_POINTS:].transpose(-1, -2), cfg["radius"],
+                         run["h"], run["act"])
+    out = {d: (rand < d * top).numpy() for d in rel_delta}
+    out["steep"] = (steep < rel_delta[0] * top).numpy()
+    return out
 
 
 def test_random_directions_mostly_leave_loss_unchanged(claim, budget, seeds, xor_population):
     cfg = budget.select(SETTINGS)
     claim.parameters(**cfg, rel_delta=REL_DELTA)
-    gen = seeds.torch()
+    gen, control_gen = seeds.torch(), seeds.torch(1)
     table = []
     runs = xor_population["runs"]
     for key, run in sorted(runs.items(), key=lambda kv: (kv[1]["act"], kv[1]["h"])):
-        flat = _fractions(run, cfg, gen, (REL_DELTA, 0.1))
+        flat = _fractions(run, cfg, gen, control_gen, (REL_DELTA, 0.1))
         k, n = int(flat[REL_DELTA].sum()), flat[REL_DELTA].size
         claim.expect_proportion(k, n, p0=0.5, alternative="greater",
                                 name=f"most random directions flat ({key})",
                                 meaning="a majority of random nudges leave the loss unchanged")
+        claim.control_proportion(int(flat["steep"].sum()), flat["steep"].size, p0=0.5,
+                                 alternative="greater",
+                                 name=f"directions inside the top-{N_POINTS} eigenspace ({key}, "
+                                      f"control)",
+                                 meaning="steep directions by construction: must fail")
         claim.sensitivity_proportion(int(flat[0.1].sum()), n, p0=0.5, alternative="greater",
                                      name=f"same with delta = 10% of steepest ({key})")
         claim.measure(f"flat-direction fraction {key}", flat[REL_DELTA].mean(-1), unit="fraction")

@@ -49,6 +49,10 @@ def test_max_dimension_minima_have_larger_eigenvalues(claim, xor_population):
         claim.expect_compare(top[flat], top[~flat], alternative="greater",
                              name=f"largest eigenvalue: max-dim > modal (h={h})",
                              meaning="extra flat directions come with steeper walls")
+        modal = top[~flat]
+        claim.control_compare(modal[::2], modal[1::2], alternative="greater",
+                              name=f"two halves of the modal minima (h={h}, control)",
+                              meaning="the same kind of minimum on both sides: must fail")
         claim.sensitivity_compare(mean_log[flat], mean_log[~flat], alternative="greater",
                                   name=f"mean log non-zero eigenvalue: max-dim > modal (h={h})")
         claim.measure(f"median largest eigenvalue max-dim minus modal h={h}",

@@ -62,6 +62,11 @@ def test_dead_units_in_failed_runs(claim, teacher_student_sweep):
                                      alternative="greater", alpha=0.01, min_effect=0.1,
                                      name="dead/duplicate units more common in stuck than in "
                                           "successful runs at n = k")
+    claim.control_proportion(wasted[ok_square].sum(), ok_square.sum(), p0=0.5,
+                             alternative="greater", alpha=0.01,
+                             name="most successful n = k runs have a dead or duplicate unit "
+                                  "(control)",
+                             meaning="the picture predicts none in runs that succeed: must fail")
     claim.sensitivity_proportion((anatomy["dead"][ok_wide] > 0).sum(), ok_wide.sum(), p0=0.05,
                                  alternative="greater", alpha=0.01,
                                  name="successful n = 2k runs (k >= 8) with >= 1 dead unit "

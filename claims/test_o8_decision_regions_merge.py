@@ -94,22 +94,23 @@ def test_decision_regions_merge(claim, budget, seeds, device):
     ax.set(xscale="log", xlabel="epoch", ylabel="decision regions (mean, range)",
            title="regions along training")
     ax.legend(fontsize=7)
-    x, picks = res["x"], [0, int(fit[s]), len(epochs) - 1]  # noisy seed 0: start, fit, end
-    for axm, i in zip(maps, picks):
-        axm.imshow(res["maps"][i][1], origin="lower", extent=res["extent"], cmap="coolwarm",
-                   alpha=0.35, aspect="auto")
-        axm.scatter(x[:, 0], x[:, 1], c=res["y_noisy"], cmap="coolwarm", s=6)
-        axm.set_title(f"15% flipped, epoch {epochs[i]}\n{regions[i, s]} regions", fontsize=9)
-        axm.set(xticks=[], yticks=[])
+    _draw_maps(maps, res, 1, [0, int(fit[s]), len(epochs) - 1], epochs, regions[:, s],
+               "15% flipped")  # noisy seed 0: start, first fit, end
     claim.plot(fig, caption="Left: number of decision regions along training, clean vs noisy "
                             "labels (clean models stay at 2). Right: decision regions of one "
                             "noisy-label network at its first checkpoint, at fit and at the end.")
     fig, maps = plt.subplots(1, 3, figsize=(10, 3.4))
-    for axm, i in zip(maps, [0, int(fit[0]), len(epochs) - 1]):
-        axm.imshow(res["maps"][i][0], origin="lower", extent=res["extent"], cmap="coolwarm",
-                   alpha=0.35, aspect="auto")
-        axm.scatter(x[:, 0], x[:, 1], c=res["y_clean"], cmap="coolwarm", s=6)
-        axm.set_title(f"clean, epoch {epochs[i]}\n{regions[i, 0]} regions", fontsize=9)
-        axm.set(xticks=[], yticks=[])
+    _draw_maps(maps, res, 0, [0, int(fit[0]), len(epochs) - 1], epochs, regions[:, 0], "clean")
     claim.plot(fig, caption="Decision regions of one clean-label network at its first "
                             "checkpoint, at first 100% training accuracy and at the end.")
+
+
+def _draw_maps(axes, res, which, picks, epochs, regions, label):
+    """Decision-region maps of the first clean (which=0) or noisy (1) network at checkpoints."""
+    x, y = res["x"], res["y_noisy" if which else "y_clean"]
+    for ax, i in zip(axes, picks):
+        ax.imshow(res["maps"][i][which], origin="lower", extent=res["extent"], cmap="coolwarm",
+                  alpha=0.35, aspect="auto")
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6)
+        ax.set_title(f"{label}, epoch {epochs[i]}\n{regions[i]} regions", fontsize=9)
+        ax.set(xticks=[], yticks=[])
