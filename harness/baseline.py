@@ -48,6 +48,8 @@ def from_results(document: dict[str, Any]) -> dict[str, Any]:
         "claims": {
             c["id"]: {
                 "verdict": c["verdict"],
+                "code_hash": c.get("code_hash", ""),
+                "arms": {t.get("arm", t["nodeid"]): t["verdict"] for t in c.get("tests", [])},
                 "figures": {figure_key(f): {k: f.get(k) for k in
                                             ("mean", "std", "n", "floor", "unit")}
                             for f in c["figures"]},
@@ -115,12 +117,18 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
                  "run": run["environment"].get(key)}
                 for key in ENV_KEYS
                 if baseline["environment"].get(key) != run["environment"].get(key)]
-    verdicts, figures, missing = [], [], []
+    verdicts, figures, missing, changed = [], [], [], []
     for claim_id in sorted(set(baseline["claims"]) | set(run["claims"])):
         base, now = baseline["claims"].get(claim_id), run["claims"].get(claim_id)
         if base is None or now is None:
             side = "baseline" if base is None else "this run"
             missing.append({"claim": claim_id, "figure": None, "missing_from": side})
+            continue
+        if base.get("code_hash") and base.get("code_hash") != now.get("code_hash"):
+            # the experiment itself changed: its figures are not comparable, nothing drifted
+            changed.append({"claim": claim_id, "baseline": base.get("code_hash"),
+                            "run": now.get("code_hash"), "baseline_verdict": base["verdict"],
+                            "run_verdict": now["verdict"]})
             continue
         if base["verdict"] != now["verdict"]:
             verdicts.append({"claim": claim_id, "baseline": base["verdict"],
@@ -133,9 +141,9 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
                 continue
             figures.append(_compare_figure(claim_id, key, b, r, k))
     drifted = [f for f in figures if not f["within"]]
-    status = "drift" if (verdicts or drifted) else "missing" if missing else "ok"
+    status = "drift" if (verdicts or drifted) else "missing" if (missing or changed) else "ok"
     return {"path": path, "k": k, "status": status, "environment_diff": env_diff,
-            "verdict_changes": verdicts, "figures": figures, "drifted": drifted,
+            "verdict_changes": verdicts, "code_changed": changed, "figures": figures, "drifted": drifted,
             "missing": missing, "baseline_git_commit": baseline["environment"].get("git_commit")}
 
 
@@ -166,6 +174,9 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
         lines.append(f"  env  {d['key']}: {d['baseline']} -> {d['run']}")
     for v in comparison["verdict_changes"]:
         lines.append(f"  VERDICT {v['claim']}: {v['baseline']} -> {v['run']}")
+    for c in comparison.get("code_changed", []):
+        lines.append(f"  CODE {c['claim']}: claim code changed since the baseline "
+                     f"({c['baseline_verdict']} -> {c['run_verdict']}); refresh the baseline")
     for f in comparison["drifted"][:limit]:
         lines.append(f"  DRIFT {f['claim']} {f['figure']}: {f['run']:.6g} vs baseline "
                      f"{f['baseline']:.6g} (tolerance {f['tolerance']:.3g}, "

@@ -10,11 +10,14 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from .codehash import code_hash
 
 
 class DiskCache:
@@ -23,15 +26,20 @@ class DiskCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self.context = context  # what every key implicitly includes (torch, device, seed)
 
-    def key(self, name: str, config: dict[str, Any]) -> str:
-        blob = json.dumps({"name": name, "config": config, "context": self.context},
-                          sort_keys=True, default=str)
+    def key(self, name: str, config: dict[str, Any], code: str = "") -> str:
+        blob = json.dumps({"name": name, "config": config, "context": self.context,
+                           "code": code}, sort_keys=True, default=str)
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def get_or_compute(self, name: str, config: dict[str, Any],
                        compute: Callable[[], Any]) -> Any:
-        """Load ``name`` for this config, or compute it (tensors, arrays, dicts) and store."""
-        path = self.root / f"{self.key(name, config)}.pt"
+        """Load ``name`` for this config, or compute it (tensors, arrays, dicts) and store.
+
+        The key includes a hash of the code of the module that defines ``compute`` and of
+        the fixtures modules it uses: an edited fixture recomputes its experiments."""
+        module = getattr(compute, "__module__", None)
+        code = code_hash(module) if module in sys.modules else ""
+        path = self.root / f"{self.key(name, config, code)}.pt"
         with open(self.root / f"{path.stem}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

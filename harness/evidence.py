@@ -18,10 +18,19 @@ class Verdict(str, enum.Enum):
 
 
 class Role(str, enum.Enum):
-    PRIMARY = "primary"  # the claim's assertion: all must pass for SUPPORTED
-    CONTROL = "control"  # negative control: must NOT pass, or the assertion proves nothing
+    PRIMARY = "primary"  # the claim's assertion: all must HOLD for SUPPORTED
+    CONTROL = "control"  # negative control: must NOT hold, or the assertion proves nothing
+    POSITIVE = "positive_control"  # the effect planted by construction: must HOLD behind REFUTED
     SENSITIVITY = "sensitivity"  # the same assertion under another analysis choice; shown only
     MEASUREMENT = "measurement"  # a figure worth tracking (effect sizes, rates); shown only
+
+
+class Outcome(str, enum.Enum):
+    HOLDS = "HOLDS"          # significant in the claimed direction and beyond the floor
+    FAILS = "FAILS"          # the claimed-side confidence bound falls short of the floor
+    UNDECIDED = "UNDECIDED"  # neither: underpowered; n_needed says how many units would decide
+    DEGENERATE = "DEGENERATE"  # constant or empty response: cannot say anything
+    UNEVALUABLE = "UNEVALUABLE"  # too few finite values to compute the check
 
 
 FAMILIES = {
@@ -29,6 +38,7 @@ FAMILIES = {
     "B": "Basin dimension and the Rashomon set",
     "C": "Flat minima, compression, SGD as a Bayesian sampler",
     "O": "Overparameterization",
+    "F": "Follow-ups that challenge the sources",
 }
 
 
@@ -42,12 +52,22 @@ class Claim:
     source: str
     expected: Verdict
     why_expected: str
+    # how the arms' verdicts make the claim's: "all" (the claim holds in every arm) or "any"
+    # (the claim is about some regime: one supporting arm is enough); see ``combine``
+    combine: str = "all"
+    # claims this one speaks to (an F claim's source claim, and back): ids, shown as links
+    speaks_to: tuple[str, ...] = ()
+    # the regime the claim is tested in (converged, fitted, fixed epochs...), in words
+    regime: str = ""
 
     def __post_init__(self) -> None:
         if not self.id or self.id[0] not in FAMILIES:
             raise ValueError(f"claim id {self.id!r} must start with one of {sorted(FAMILIES)}")
         if not isinstance(self.expected, Verdict):
             raise TypeError(f"claim {self.id}: expected must be a Verdict, got {self.expected!r}")
+        if self.combine not in COMBINE_RULES:
+            raise ValueError(f"claim {self.id}: combine={self.combine!r} is not one of "
+                             f"{sorted(COMBINE_RULES)}")
 
     @property
     def family(self) -> str:
@@ -57,7 +77,39 @@ class Claim:
         d = dataclasses.asdict(self)
         d["expected"] = self.expected.value
         d["family"] = self.family
+        d["speaks_to"] = list(self.speaks_to)
         return d
+
+
+COMBINE_RULES = {
+    "all": "SUPPORTED when every arm is; REFUTED when an arm is refuted and none is "
+           "inconclusive; otherwise INCONCLUSIVE",
+    "any": "the claim is about some regime: SUPPORTED when an arm is; REFUTED when every arm "
+           "is; otherwise INCONCLUSIVE",
+}
+
+
+def combine(arm_verdicts: dict[str, Verdict], rule: str = "all") -> tuple[Verdict, str]:
+    """The claim's verdict from its arms' verdicts (one per parametrized test), by its rule."""
+    if not arm_verdicts:
+        return Verdict.INCONCLUSIVE, "no arm ran"
+    if len(arm_verdicts) == 1:
+        return next(iter(arm_verdicts.values())), ""
+    names = lambda v: ", ".join(a for a, x in arm_verdicts.items() if x == v)
+    values = list(arm_verdicts.values())
+    sup, ref, inc = Verdict.SUPPORTED, Verdict.REFUTED, Verdict.INCONCLUSIVE
+    if rule == "any":
+        if sup in values:
+            return sup, f"supported in arm(s) {names(sup)} (the claim is about some regime)"
+        if all(v == ref for v in values):
+            return ref, "refuted in every arm"
+        return inc, f"no arm supports it; inconclusive in {names(inc)}"
+    if all(v == sup for v in values):
+        return sup, f"supported in all {len(values)} arms"
+    if ref in values and inc not in values:
+        return ref, f"refuted in arm(s) {names(ref)}"
+    return inc, f"inconclusive in arm(s) {names(inc) or '-'}" + (
+        f"; refuted in {names(ref)}" if ref in values else "")
 
 
 def _finite_or_none(x: Any) -> Any:
@@ -76,10 +128,12 @@ def _finite_or_none(x: Any) -> Any:
 class Evidence:
     """One statistical assertion and its outcome.
 
-    ``margin`` is signed in the units of ``observed``: positive means the criterion held
-    with that much room, negative means it missed by that much. ``passed`` is None when the
-    assertion could not be evaluated (too few runs, NaN), which makes the verdict
-    INCONCLUSIVE rather than silently True or False.
+    ``observed`` is the effect estimate, [``ci_low``, ``ci_high``] its two-sided 1 - 2 alpha
+    interval (each end a one-sided 1 - alpha bound) by ``ci_method``; ``threshold`` is the
+    value the estimate must clear (``null`` moved by ``floor`` in the claimed direction).
+    ``margin`` is signed in the units of ``observed``: positive means the estimate cleared
+    the threshold by that much. ``outcome`` is HOLDS / FAILS / UNDECIDED / DEGENERATE /
+    UNEVALUABLE; ``passed`` is True only when it HOLDS (None when unevaluable).
     """
 
     name: str
@@ -94,27 +148,58 @@ class Evidence:
     n: int
     passed: bool | None
     role: Role = Role.PRIMARY
+    outcome: str = Outcome.UNEVALUABLE.value
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float | None = None
+    ci_method: str = ""
+    null: float | None = None
+    floor: float | None = None
+    units: str = ""
+    n_needed: int | None = None
+    exact: bool = False
     meaning: str = ""
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["role"] = Role(self.role).value
-        for key in ("observed", "threshold", "margin", "p_value", "alpha"):
+        for key in ("observed", "threshold", "margin", "p_value", "alpha", "ci_low", "ci_high",
+                    "ci_level", "null", "floor"):
             d[key] = _finite_or_none(d[key])
         d["details"] = _jsonable(self.details)
         return d
 
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> "Evidence":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in row.items() if k in fields}
+        for key in ("ci_low", "ci_high", "observed", "threshold", "margin"):
+            if isinstance(kept.get(key), str):  # infinities are stored as strings
+                kept[key] = float(kept[key])
+        kept["role"] = Role(kept.get("role", Role.PRIMARY))
+        return cls(**kept)
+
+    def interval(self) -> str:
+        if self.ci_low is None or self.ci_high is None:
+            return ""
+        return f"[{_fmt(self.ci_low)}, {_fmt(self.ci_high)}]"
+
     def describe(self) -> str:
         """One line a person can act on: what was tested, the numbers, and the outcome."""
-        parts = [f"{self.name}: {self.statistic} = {_fmt(self.observed)}"]
+        parts = [f"{self.name}: {self.statistic} = {_fmt(self.observed)} {self.interval()}"
+                 .rstrip()]
         if self.threshold is not None:
             parts.append(f"needs {self.comparison} {_fmt(self.threshold)}")
-        if self.margin is not None:
-            parts.append(f"margin {_fmt(self.margin)}")
         if self.p_value is not None:
-            parts.append(f"p = {_fmt(self.p_value)} (alpha {self.alpha})")
-        parts.append(f"n = {self.n}")
+            parts.append(f"p = {_fmt(self.p_value)}")
+        parts.append(f"n = {self.n}{' ' + self.units if self.units else ''}")
+        parts.append(self.outcome)
+        if self.n_needed:
+            parts.append(f"~{self.n_needed} {self.units or 'units'} would decide it")
+        why = self.details.get("degenerate") or self.details.get("unevaluable")
+        if why:
+            parts.append(str(why))
         return ", ".join(parts)
 
 
@@ -148,33 +233,57 @@ jsonable = _jsonable
 fmt = _fmt
 
 
-def decide(evidence: list[Evidence], forced_inconclusive: list[str]) -> tuple[Verdict, str]:
-    """The verdict from the evidence, and the reason in words.
+def _informative(control: Evidence, primaries: list[Evidence]) -> str | None:
+    """Why a negative control proves nothing, or None when it could have held."""
+    if control.outcome == Outcome.DEGENERATE.value:
+        return "degenerate: " + str(control.details.get("degenerate", "constant response"))
+    if control.outcome == Outcome.UNEVALUABLE.value:
+        return "not evaluable"
+    smallest = min((p.n for p in primaries if not p.exact), default=0)
+    if not control.exact and smallest and control.n * 2 < smallest:
+        return f"evaluated on {control.n} units against {smallest} for the primary"
+    return None
 
-    SUPPORTED: every primary assertion holds and every negative control fails.
-    REFUTED: some primary assertion fails (and the controls show the test can fail).
-    INCONCLUSIVE: an assertion could not be evaluated, a control held (the assertion cannot
-    tell effect from no effect), or the claim declared itself so (diverged runs, no power).
+
+def decide(evidence: list[Evidence], forced_inconclusive: list[str]) -> tuple[Verdict, str]:
+    """The verdict from the evidence, and the reason in words (CLAIMS.md, "How a claim is
+    judged").
+
+    SUPPORTED: every primary HOLDS, and an informative negative control exists and none holds.
+    REFUTED: a primary FAILS and a positive control HOLDS (the measurement can see the effect).
+    INCONCLUSIVE: anything else, with the reason: an undecided primary and the units it needs,
+    a degenerate or missing control, a missing positive control, a declared problem.
     """
     primaries = [e for e in evidence if e.role == Role.PRIMARY]
     controls = [e for e in evidence if e.role == Role.CONTROL]
+    positives = [e for e in evidence if e.role == Role.POSITIVE]
     if forced_inconclusive:
         return Verdict.INCONCLUSIVE, "; ".join(forced_inconclusive)
     if not primaries:
         return Verdict.INCONCLUSIVE, "no primary assertion was recorded"
-    unevaluated = [e for e in primaries + controls if e.passed is None]
-    if unevaluated:
-        return Verdict.INCONCLUSIVE, "could not evaluate: " + "; ".join(
-            e.describe() for e in unevaluated
-        )
-    held_controls = [e for e in controls if e.passed]
-    if held_controls:
-        return Verdict.INCONCLUSIVE, "negative control held (the assertion cannot fail here): " + (
-            "; ".join(e.describe() for e in held_controls)
-        )
-    failed = [e for e in primaries if not e.passed]
+    failed = [e for e in primaries if e.outcome == Outcome.FAILS.value]
     if failed:
-        return Verdict.REFUTED, "failed: " + "; ".join(e.describe() for e in failed)
-    return Verdict.SUPPORTED, f"all {len(primaries)} primary assertion(s) held" + (
-        f" and all {len(controls)} control(s) failed as they should" if controls else ""
-    )
+        held = [e for e in positives if e.outcome == Outcome.HOLDS.value]
+        if held:
+            return Verdict.REFUTED, "failed: " + "; ".join(e.describe() for e in failed) + (
+                f"; positive control held: {held[0].describe()}")
+        return Verdict.INCONCLUSIVE, (
+            "a primary fails, but no positive control shows the measurement can see the effect"
+            + (" (" + "; ".join(e.describe() for e in positives) + ")" if positives else "")
+            + ": " + "; ".join(e.describe() for e in failed))
+    open_rows = [e for e in primaries if e.outcome != Outcome.HOLDS.value]
+    if open_rows:
+        return Verdict.INCONCLUSIVE, "not decided: " + "; ".join(e.describe() for e in open_rows)
+    informative = [c for c in controls if _informative(c, primaries) is None]
+    held = [c for c in informative if c.outcome == Outcome.HOLDS.value]
+    if held:
+        return Verdict.INCONCLUSIVE, "negative control held (the assertion cannot tell effect " \
+            "from no effect): " + "; ".join(e.describe() for e in held)
+    if not informative:
+        why = "; ".join(f"{c.name}: {_informative(c, primaries)}" for c in controls)
+        return Verdict.INCONCLUSIVE, (
+            f"all {len(primaries)} primary assertion(s) hold, but no informative negative "
+            f"control could have held" + (f" ({why})" if why else " (none recorded)"))
+    return Verdict.SUPPORTED, (
+        f"all {len(primaries)} primary assertion(s) hold and {len(informative)} informative "
+        f"negative control(s) did not hold")

@@ -15,6 +15,7 @@ import torch
 from . import baseline, environment, results
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
+from .codehash import code_hash
 from .device import DeviceError, resolve_device
 from .evidence import Claim, fmt
 from .recorder import ClaimRecorder
@@ -155,7 +156,8 @@ def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
     if not isinstance(meta, Claim):
         raise pytest.UsageError(f"{request.module.__name__} uses the `claim` fixture but "
                                 f"declares no module-level CLAIM = Claim(...)")
-    recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed())
+    recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed(),
+                             code_hash(request.module))
     request.node.claims_recorder = recorder
     return recorder
 
@@ -260,7 +262,7 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         config.claims_report_error = f"{type(exc).__name__}: {exc}"
 
 
-KEY_WIDTH = 42
+KEY_WIDTH = 34
 
 
 def _key_statistic(evidence: dict[str, Any]) -> str:
@@ -273,6 +275,19 @@ def _key_statistic(evidence: dict[str, Any]) -> str:
     return name + value
 
 
+def _key_row(claim: dict[str, Any]) -> dict[str, Any] | None:
+    """The assertion that decided: the first primary not holding, else the first primary."""
+    primaries = [e for e in claim["evidence"] if e["role"] == "primary"]
+    return next((e for e in primaries if e.get("outcome") != "HOLDS"),
+                primaries[0] if primaries else None)
+
+
+def _interval_vs_floor(e: dict[str, Any]) -> str:
+    if e.get("ci_low") is None:
+        return f"{e['comparison']} {fmt(e['threshold'])}" if e.get("threshold") is not None else ""
+    return f"[{fmt(e['ci_low'])}, {fmt(e['ci_high'])}] vs {e['comparison']} {fmt(e['threshold'])}"
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     document = getattr(config, "claims_document", None)
     if document is None:
@@ -280,20 +295,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     tr = terminalreporter
     env = document["environment"]
     tr.section("claims")
-    header = f"{'claim':<6} {'verdict':<13} {'expected':<13} {'key statistic':<{KEY_WIDTH}} " \
-             f"{'p':>9} {'margin':>9} {'time':>7}"
+    header = f"{'claim':<6} {'verdict':<13} {'expected':<13} {'deciding assertion':<{KEY_WIDTH}} " \
+             f"{'interval vs floor':<30} {'outcome':<11} {'time':>7}"
     tr.write_line(header)
     tr.write_line("-" * len(header))
     for c in document["claims"]:
-        key = next((e for e in c["evidence"] if e["role"] == "primary"), None)
+        key = _key_row(c)
         stat = _key_statistic(key) if key else "-"
         mark = "" if c["matches_expected"] else (
             "  (differs; smoke verdicts are not pinned)" if env["budget"] == "smoke"
             else "  <-- differs")
         tr.write_line(
             f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat:<{KEY_WIDTH}} "
-            f"{fmt(key['p_value']) if key else '-':>9} {fmt(key['margin']) if key else '-':>9} "
-            f"{c['runtime_s']:>6.1f}s{mark}")
+            f"{_interval_vs_floor(key) if key else '-':<30} "
+            f"{key.get('outcome', '-') if key else '-':<11} {c['runtime_s']:>6.1f}s{mark}")
+        if len(c.get("tests", [])) > 1:
+            for t in c["tests"]:
+                flag = "" if t["verdict"] == t.get("expected", c["expected"]) else "  <-- arm differs"
+                tr.write_line(f"{'':<6} {t['verdict']:<13} {t.get('expected', ''):<13} "
+                              f"arm {t.get('arm', t['nodeid'])}{flag}")
     tr.write_line(f"budget {env['budget']}, master seed {env['master_seed']}, device "
                   f"{env['device_name']}, torch {env['torch']}, "
                   f"suite {document['suite_runtime_s']:.1f}s")

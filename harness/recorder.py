@@ -28,13 +28,16 @@ class ClaimRecorder:
     """Evidence, plots and parameters of one test of a claim.
 
     ``expect_<check>`` records a primary assertion, ``control_<check>`` a negative control
-    (must NOT hold), ``sensitivity_<check>`` the assertion under another analysis choice
-    (shown, not part of the verdict). Checks: trend, compare, proportion,
-    compare_proportions, bound, close (see harness.stats).
+    (must NOT hold, and must be able to), ``positive_<check>`` a positive control (the same
+    measurement where the effect is planted: must HOLD for a REFUTED verdict to stand),
+    ``sensitivity_<check>`` the assertion under another analysis choice (shown, not part of
+    the verdict). Checks: trend, compare, proportion, compare_proportions, exact (see
+    harness.stats).
     """
 
-    def __init__(self, meta: Claim, nodeid: str, seed: int):
+    def __init__(self, meta: Claim, nodeid: str, seed: int, code_hash: str = ""):
         self.meta = meta
+        self.code_hash = code_hash  # claim module + the fixtures it uses
         self.nodeid = nodeid
         self.seed = seed
         self.evidence: list[Evidence] = []
@@ -42,6 +45,9 @@ class ClaimRecorder:
         self.params: dict[str, Any] = {}
         self.notes: list[str] = []
         self.figures: list[dict[str, Any]] = []
+        self.timings: dict[str, float] = {}
+        self.expected = meta.expected  # this arm's; ``arm_expects`` overrides it
+        self.why_expected = ""
         self._inconclusive: list[str] = []
         self._start = time.perf_counter()
 
@@ -54,6 +60,7 @@ class ClaimRecorder:
     for _name, _check in stats.CHECKS.items():
         locals()[f"expect_{_name}"] = _recording(_check, Role.PRIMARY)
         locals()[f"control_{_name}"] = _recording(_check, Role.CONTROL)
+        locals()[f"positive_{_name}"] = _recording(_check, Role.POSITIVE)
         locals()[f"sensitivity_{_name}"] = _recording(_check, Role.SENSITIVITY)
     del _name, _check
 
@@ -77,6 +84,16 @@ class ClaimRecorder:
         self.figures.append(figure)
         return figure
 
+    def arm_expects(self, verdict: Verdict, why: str) -> None:
+        """This arm's expected verdict, when it differs from the claim's (e.g. one regime of
+        a claim about 'some regime' where the effect is not predicted)."""
+        self.expected, self.why_expected = Verdict(verdict), why
+
+    def timing(self, name: str, seconds: float) -> None:
+        """A speed figure (seconds, rates): kept beside runtime_s, out of the evidence, so two
+        runs of one seed give identical evidence whatever the load."""
+        self.timings[name] = float(seconds)
+
     def inconclusive(self, reason: str) -> None:
         """Declare the evidence unusable (e.g. most runs diverged); the verdict becomes
         INCONCLUSIVE whatever the assertions say."""
@@ -99,6 +116,12 @@ class ClaimRecorder:
         plt.close(fig)
         self.plots.append({"caption": caption, "svg": buf.getvalue()})
 
+    @property
+    def arm(self) -> str:
+        """The arm's id: the test's parameters (``relu-h4``), or its name when unparametrized."""
+        name = self.nodeid.split("::")[-1]
+        return name[name.index("[") + 1:-1] if "[" in name else name
+
     # -- verdict ------------------------------------------------------------------------
     def verdict(self) -> tuple[Verdict, str]:
         return decide(self.evidence, self._inconclusive)
@@ -106,11 +129,11 @@ class ClaimRecorder:
     def conclude(self) -> None:
         """Raise ClaimMismatch when the measured verdict is not the expected one."""
         verdict, reason = self.verdict()
-        if verdict != self.meta.expected:
+        if verdict != self.expected:
             raise ClaimMismatch(
-                f"{self.meta.id} ({self.meta.title}): measured {verdict.value}, expected "
-                f"{self.meta.expected.value}.\n  Why: {reason}\n  Expected because: "
-                f"{self.meta.why_expected}"
+                f"{self.meta.id} ({self.meta.title}), {self.nodeid}: measured "
+                f"{verdict.value}, expected {self.expected.value}.\n  Why: {reason}\n"
+                f"  Expected because: {self.why_expected or self.meta.why_expected}"
             )
 
     def to_dict(self, outcome: str, error: str | None = None) -> dict[str, Any]:
@@ -125,6 +148,9 @@ class ClaimRecorder:
             "error": error,
             "verdict": verdict.value,
             "reason": reason,
+            "arm": self.arm,
+            "expected": self.expected.value,
+            "why_expected": self.why_expected,
             "evidence": [e.to_dict() for e in self.evidence],
             "figures": self.figures,
             "parameters": self.params,
@@ -132,4 +158,6 @@ class ClaimRecorder:
             "plots": self.plots,
             "declared_inconclusive": list(self._inconclusive),
             "runtime_s": time.perf_counter() - self._start,
+            "timings": self.timings,
+            "code_hash": self.code_hash,
         }

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .evidence import Evidence, Role, decide
+from .evidence import Evidence, combine, decide
 
 SCHEMA = "claims-results"
 VERSION = 1
@@ -39,11 +39,17 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for t in tests:
             for row in t["evidence"]:
                 evidence.append({**row, "nodeid": t["nodeid"]})
-        errors = [t for t in tests if t["outcome"] == "error"]
-        rows = [_evidence_from_dict(e) for e in evidence]
-        forced = [f"{t['nodeid']} raised: {t['error']}" for t in errors]
-        forced += [r for t in tests for r in t.get("declared_inconclusive", [])]
-        verdict, reason = decide(rows, forced)
+        arms = {}
+        for t in tests:  # each test (one arm of the claim) is decided on its own evidence
+            forced = [f"raised: {t['error']}"] if t["outcome"] == "error" else []
+            forced += list(t.get("declared_inconclusive", []))
+            verdict, reason = decide([Evidence.from_dict(e) for e in t["evidence"]], forced)
+            t["verdict"], t["reason"] = verdict.value, reason
+            t.setdefault("arm", t["nodeid"].split("::")[-1])
+            t.setdefault("expected", meta["expected"])
+            arms[t["arm"]] = verdict
+        verdict, how = combine(arms, meta.get("combine", "all"))
+        reason = how if len(arms) > 1 else tests[0]["reason"]
         claims.append({
             **meta,
             "verdict": verdict.value,
@@ -52,10 +58,13 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "evidence": evidence,
             "figures": [{**f, "nodeid": t["nodeid"]} for t in tests for f in t["figures"]],
             "plots": [{**p, "nodeid": t["nodeid"]} for t in tests for p in t["plots"]],
-            "tests": [{k: t[k] for k in ("nodeid", "seed", "outcome", "verdict", "reason",
-                                         "runtime_s", "parameters", "notes", "error",
-                                         "declared_inconclusive")}
+            "tests": [{k: t[k] for k in ("nodeid", "arm", "seed", "outcome", "verdict",
+                                         "reason", "expected", "why_expected", "runtime_s",
+                                         "parameters", "notes", "error",
+                                         "declared_inconclusive", "timings", "code_hash")
+                       if k in t}
                       for t in tests],
+            "code_hash": "+".join(sorted({t.get("code_hash", "") for t in tests})),
             "runtime_s": sum(t["runtime_s"] for t in tests),
         })
     return claims
@@ -64,15 +73,6 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
     digits = "".join(ch for ch in claim_id[1:] if ch.isdigit())
     return claim_id[0], int(digits or 0), claim_id
-
-
-def _evidence_from_dict(row: dict[str, Any]) -> Evidence:
-    return Evidence(
-        name=row["name"], check=row["check"], statistic=row["statistic"],
-        observed=row["observed"], threshold=row["threshold"], comparison=row["comparison"],
-        margin=row["margin"], p_value=row["p_value"], alpha=row["alpha"], n=row["n"],
-        passed=row["passed"], role=Role(row["role"]), meaning=row.get("meaning", ""),
-    )
 
 
 def write(path: Path, document: dict[str, Any]) -> Path:
@@ -155,9 +155,10 @@ def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
 def _records(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-test records back from a results document (the inverse of ``aggregate``)."""
     out = []
-    meta_keys = ("id", "title", "statement", "source", "expected", "why_expected", "family")
+    meta_keys = ("id", "title", "statement", "source", "expected", "why_expected", "family",
+                 "combine", "speaks_to", "regime")
     for claim in document["claims"]:
-        meta = {k: claim[k] for k in meta_keys}
+        meta = {k: claim[k] for k in meta_keys if k in claim}
         for test in claim["tests"]:
             node = test["nodeid"]
 

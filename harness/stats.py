@@ -1,22 +1,98 @@
 """Statistical checks. Each returns an Evidence row; the ``claim`` fixture records it.
 
-Every test statistic and p-value comes from scipy.stats. A check passes only when the
-test is significant at ``alpha`` AND the effect clears its floor, so that a tiny but
-"significant" effect over many seeds does not count as support.
+Every check reports an effect estimate with a confidence interval by a named method, the
+p-value against "no effect", n = the number of independent units, and an effect floor the
+claim declared before looking (required, > 0). The outcome follows the judging rule
+(``../shared/CLAIMS.md``, "How a claim is judged"; ``decide_outcome`` below):
+
+- HOLDS: p < alpha in the claimed direction and the estimate clears the floor;
+- FAILS: the one-sided (1 - alpha) bound on the claimed side falls short of the floor
+  (an effect that large is excluded; a significant reversal lands here too);
+- UNDECIDED: neither; ``n_needed`` says how many units would decide it;
+- DEGENERATE: the response is constant or empty, so the check cannot say anything.
+
+The interval printed is two-sided at 1 - 2 alpha, so each end is a one-sided 1 - alpha bound.
+Only ``exact`` decides without an interval: identities computed to float precision.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import stats as st
 
-from .evidence import Evidence
+from .evidence import Evidence, Outcome
 
 _DIRECTIONS = ("increasing", "decreasing")
-_ALTERNATIVES = ("greater", "less", "two-sided")
+_ALTERNATIVES = ("greater", "less")
+_PERMUTATIONS = 9999  # resamples for permutation p-values at 8 < n < 30 (fixed generator)
 
 
+# -- the decision ---------------------------------------------------------------------------
+def decide_outcome(estimate: float, null: float, low: float, high: float, p: float,
+                   sign: float, floor: float, alpha: float) -> str:
+    """HOLDS / FAILS / UNDECIDED for 'sign * (effect - null) >= floor'."""
+    claimed_bound = high if sign > 0 else low
+    if p < alpha and sign * (estimate - null) >= floor:
+        return Outcome.HOLDS.value
+    if sign * (claimed_bound - null) < floor:
+        return Outcome.FAILS.value
+    return Outcome.UNDECIDED.value
+
+
+def units_to_decide(n: int, estimate: float, null: float, low: float, high: float,
+                    sign: float, floor: float) -> int | None:
+    """Units that would decide an UNDECIDED check if the spread stays as observed: the
+    interval's half-width shrinks as 1/sqrt(n) until it separates the estimate from the floor
+    (when the estimate falls short of it) or from 'no effect' (when it clears it)."""
+    threshold = null + sign * floor
+    if sign * (estimate - threshold) < 0:  # short of the floor: the claimed bound must cross it
+        gap, half = abs(estimate - threshold), abs((high if sign > 0 else low) - estimate)
+    else:  # beyond the floor: the other bound must exclude no effect
+        gap, half = abs(estimate - null), abs(estimate - (low if sign > 0 else high))
+    if not (np.isfinite(half) and gap > 0):
+        return None
+    return int(math.ceil(n * (half / gap) ** 2)) + 1
+
+
+def _row(*, name: str, check: str, statistic: str, estimate: float, null: float, low: float,
+         high: float, ci_method: str, p: float, sign: float, floor: float, alpha: float, n: int,
+         units: str, meaning: str, details: dict[str, Any]) -> Evidence:
+    if not floor > 0:
+        raise ValueError(f"{name!r}: the effect floor min_effect must be > 0 and declared "
+                         f"before looking (got {floor!r}); 'any effect' proves nothing")
+    outcome = decide_outcome(estimate, null, low, high, p, sign, floor, alpha)
+    needed = (units_to_decide(n, estimate, null, low, high, sign, floor)
+              if outcome == Outcome.UNDECIDED.value else None)
+    threshold = null + sign * floor
+    return Evidence(
+        name=name, check=check, statistic=statistic, observed=float(estimate),
+        threshold=float(threshold), comparison=">=" if sign > 0 else "<=",
+        margin=float(sign * (estimate - threshold)), p_value=float(p), alpha=alpha, n=int(n),
+        passed=outcome == Outcome.HOLDS.value, outcome=outcome, ci_low=float(low),
+        ci_high=float(high), ci_level=1 - 2 * alpha, ci_method=ci_method, null=float(null),
+        floor=float(floor), units=units, n_needed=needed, meaning=meaning, details=details)
+
+
+def _special(name: str, check: str, statistic: str, n: int, alpha: float | None, meaning: str,
+             why: str, outcome: Outcome, units: str = "", floor: float | None = None) -> Evidence:
+    return Evidence(
+        name=name, check=check, statistic=statistic, observed=None, threshold=None,
+        comparison="", margin=None, p_value=None, alpha=alpha, n=int(n),
+        passed=None if outcome == Outcome.UNEVALUABLE else False, outcome=outcome.value,
+        units=units, floor=floor, meaning=meaning, details={outcome.value.lower(): why})
+
+
+def _unevaluable(name, check, statistic, n, alpha, meaning, why, units="") -> Evidence:
+    return _special(name, check, statistic, n, alpha, meaning, why, Outcome.UNEVALUABLE, units)
+
+
+def _degenerate(name, check, statistic, n, alpha, meaning, why, units="") -> Evidence:
+    return _special(name, check, statistic, n, alpha, meaning, why, Outcome.DEGENERATE, units)
+
+
+# -- input handling -------------------------------------------------------------------------
 def _as_float_array(values: Any, what: str) -> np.ndarray:
     if hasattr(values, "detach"):
         values = values.detach().cpu().numpy()
@@ -31,21 +107,47 @@ def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}={value!r} is not one of {list(choices)}")
 
 
-def _grid_pairs(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten a grid: y has shape (len(x), replicates...) or the shape of x."""
-    x = _as_float_array(x, "x")
-    y = _as_float_array(y, "y")
-    if y.shape != x.shape:
-        if y.ndim >= 1 and y.shape[0] == x.shape[0] and x.ndim == 1:
-            x = np.broadcast_to(x.reshape((-1,) + (1,) * (y.ndim - 1)), y.shape)
-        else:
-            raise ValueError(
-                f"trend: y has shape {y.shape}; it must equal x's shape {x.shape} or be "
-                f"(len(x), replicates)"
-            )
-    x, y = x.ravel(), y.ravel()
-    keep = np.isfinite(x) & np.isfinite(y)
-    return x[keep], y[keep]
+def _rng() -> np.random.Generator:
+    """Resampling generator: fixed, so the same data give the same p-value and interval."""
+    return np.random.default_rng(20240611)
+
+
+# -- correlations ---------------------------------------------------------------------------
+_CORR = {  # method -> (statistic name, Fisher-z standard error at n, minimum n for the SE)
+    "spearman": ("Spearman rho", lambda r, n: math.sqrt((1 + r * r / 2) / (n - 3)), 4),
+    "kendall": ("Kendall tau", lambda r, n: math.sqrt(0.437 / (n - 4)), 5),
+    "pearson": ("Pearson r", lambda r, n: 1 / math.sqrt(n - 3), 4),
+}
+_CI_NAMES = {"spearman": "Fisher z, Bonett-Wright SE", "kendall": "Fisher z, Fieller SE",
+             "pearson": "Fisher z"}
+
+
+def _correlation(method: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
+    return lambda x, y: float(fn(x, y).statistic)
+
+
+def _correlation_p(x: np.ndarray, y: np.ndarray, method: str, alternative: str) -> tuple[float, str]:
+    """One-sided p: exact over all n! pairings for n <= 8, a permutation test below 30,
+    scipy's asymptotic test from 30 on."""
+    n = x.size
+    if n >= 30:
+        fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
+        return float(fn(x, y, alternative=alternative).pvalue), "asymptotic"
+    corr = _correlation(method)
+    res = st.permutation_test((y,), lambda yy: corr(x, yy), permutation_type="pairings",
+                              alternative=alternative, n_resamples=_PERMUTATIONS, rng=_rng())
+    kind = "exact permutation" if math.factorial(n) <= _PERMUTATIONS else "permutation"
+    return float(res.pvalue), kind
+
+
+def _fisher_interval(r: float, n: int, method: str, alpha: float) -> tuple[float, float]:
+    _, se_fn, n_min = _CORR[method]
+    if n < n_min:
+        return -1.0, 1.0
+    z = math.atanh(max(-0.999999, min(0.999999, r)))
+    half = st.norm.ppf(1 - alpha) * se_fn(r, n)
+    return math.tanh(z - half), math.tanh(z + half)
 
 
 def trend(
@@ -53,147 +155,227 @@ def trend(
     y: Any,
     *,
     direction: str,
+    min_effect: float,
     alpha: float = 0.01,
-    min_effect: float = 0.3,
+    blocks: bool = True,
     method: str = "spearman",
+    units: str | None = None,
     name: str = "monotone trend",
     meaning: str = "",
 ) -> Evidence:
-    """Monotone trend of y over a grid x (with replicates), one-sided.
+    """Monotone trend of y over x, one-sided, effect floor |rho| >= min_effect.
 
-    method 'spearman' or 'kendall' correlate all (x, y) pairs; 'page' runs Page's L test
-    with replicates as blocks (y of shape (len(x), blocks)) and reports Spearman's rho as
-    the effect size. Effect floor: rho in the claimed direction with |rho| >= min_effect.
+    y of shape (len(x), blocks) with ``blocks=True`` (the default): each column is one
+    independent unit (a seed whose init and data order every grid point shares). The
+    estimate is the mean per-block Spearman rho, the p-value Page's L test with the blocks as
+    blocks, the interval a t interval over blocks (BCa bootstrap from 10 blocks); n = blocks.
+    ``blocks=False``, or y of x's shape: every (x, y) pair is an independent unit; the
+    estimate is the correlation, its p-value exact/permutation below n = 30, its interval
+    Fisher z with the method's standard error.
     """
     _check_choice(direction, _DIRECTIONS, "direction")
-    _check_choice(method, ("spearman", "kendall", "page", "pearson"), "method")
-    xs, ys = _grid_pairs(x, y)
-    n = int(xs.size)
+    _check_choice(method, tuple(_CORR), "method")
+    xs = _as_float_array(x, "x").ravel()
+    ys = _as_float_array(y, "y")
     sign = 1.0 if direction == "increasing" else -1.0
-    alternative = "greater" if direction == "increasing" else "less"
+    if ys.ndim == 2 and ys.shape[0] == xs.size and blocks:
+        return _blocked_trend(xs, ys, sign, min_effect, alpha, units or "seeds", name, meaning)
+    if ys.shape != xs.shape:
+        if ys.ndim >= 1 and ys.shape[0] == xs.size:
+            xs = np.broadcast_to(xs.reshape((-1,) + (1,) * (ys.ndim - 1)), ys.shape)
+        else:
+            raise ValueError(f"trend: y has shape {ys.shape}; it must equal x's shape "
+                             f"{xs.shape} or be (len(x), replicates)")
+    xs, ys = xs.ravel(), ys.ravel()
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    n, units = int(xs.size), units or "pairs"
+    statistic = _CORR[method][0]
     if n < 3 or np.ptp(xs) == 0:
-        return _unevaluable(name, "trend", "Spearman rho", n, alpha, meaning,
-                            "fewer than 3 finite points or a constant grid")
-    details: dict[str, Any] = {"method": method, "direction": direction}
+        return _unevaluable(name, "trend", statistic, n, alpha, meaning,
+                            "fewer than 3 finite points or a constant grid", units)
     if np.ptp(ys) == 0:
-        rho, p = 0.0, 1.0  # a constant response has no trend
-        details["constant_y"] = True
-    elif method == "kendall":
-        res = st.kendalltau(xs, ys, alternative=alternative)
-        rho, p = float(res.statistic), float(res.pvalue)
-    elif method == "pearson":
-        res = st.pearsonr(xs, ys, alternative=alternative)
-        rho, p = float(res.statistic), float(res.pvalue)
-    else:
-        res = st.spearmanr(xs, ys, alternative=alternative)
-        rho, p = float(res.statistic), float(res.pvalue)
-    if method == "page" and np.ptp(ys) > 0:
-        grid = _as_float_array(y, "y")
-        if grid.ndim != 2:
-            raise ValueError("trend(method='page') needs y of shape (len(x), blocks)")
-        order = np.argsort(_as_float_array(x, "x"))
-        blocks = grid[order].T  # (blocks, treatments) in increasing x
-        if direction == "decreasing":
-            blocks = blocks[:, ::-1]
-        page = st.page_trend_test(blocks[np.all(np.isfinite(blocks), axis=1)])
-        p = float(page.pvalue)
-        details["page_L"] = float(page.statistic)
-    statistic = {"kendall": "Kendall tau", "pearson": "Pearson r"}.get(method, "Spearman rho")
-    threshold = sign * min_effect
-    effect_ok = sign * rho >= min_effect
-    return Evidence(
-        name=name, check="trend", statistic=statistic, observed=rho, threshold=threshold,
-        comparison=">=" if sign > 0 else "<=", margin=sign * rho - min_effect, p_value=p,
-        alpha=alpha, n=n, passed=bool(effect_ok and p < alpha), meaning=meaning,
-        details=details,
-    )
+        return _degenerate(name, "trend", statistic, n, alpha, meaning,
+                           "the response is constant: no trend can show", units)
+    r = _correlation(method)(xs, ys)
+    p, p_kind = _correlation_p(xs, ys, method, "greater" if sign > 0 else "less")
+    low, high = _fisher_interval(r, n, method, alpha)
+    return _row(name=name, check="trend", statistic=statistic, estimate=r, null=0.0, low=low,
+                high=high, ci_method=_CI_NAMES[method], p=p, sign=sign, floor=min_effect,
+                alpha=alpha, n=n, units=units, meaning=meaning,
+                details={"method": method, "p_method": p_kind, "direction": direction})
+
+
+def _blocked_trend(xs, grid, sign, floor, alpha, units, name, meaning) -> Evidence:
+    statistic = "mean per-seed Spearman rho (Page's L)"
+    rhos = []
+    for column in grid.T:
+        ok = np.isfinite(column)
+        if ok.sum() >= 3 and np.ptp(xs[ok]) > 0:
+            rhos.append(0.0 if np.ptp(column[ok]) == 0
+                        else float(st.spearmanr(xs[ok], column[ok]).statistic))
+    rhos = np.array(rhos)
+    if rhos.size < 2:
+        return _unevaluable(name, "trend", statistic, rhos.size, alpha, meaning,
+                            "fewer than 2 blocks with 3 finite points", units)
+    finite_grid = grid[np.isfinite(grid)]
+    if np.ptp(finite_grid) == 0 or all(np.ptp(c[np.isfinite(c)]) == 0 for c in grid.T):
+        return _degenerate(name, "trend", statistic, rhos.size, alpha, meaning,
+                           "the response is constant within every block: no trend can show",
+                           units)
+    complete = grid[:, np.all(np.isfinite(grid), axis=0)].T[:, np.argsort(xs)]
+    if complete.shape[0] < 2:
+        return _unevaluable(name, "trend", statistic, rhos.size, alpha, meaning,
+                            "fewer than 2 blocks without a missing value", units)
+    page = st.page_trend_test(complete if sign > 0 else complete[:, ::-1])
+    estimate = float(rhos.mean())
+    low, high, ci_method = _mean_interval(rhos, alpha)
+    low, high = max(low, -1.0), min(high, 1.0)
+    return _row(name=name, check="trend", statistic=statistic, estimate=estimate, null=0.0,
+                low=low, high=high, ci_method=ci_method, p=float(page.pvalue), sign=sign,
+                floor=floor, alpha=alpha, n=int(rhos.size), units=units, meaning=meaning,
+                details={"method": "page", "page_L": float(page.statistic),
+                         "per_block_rho": rhos, "grid_points": int(xs.size),
+                         "direction": "increasing" if sign > 0 else "decreasing"})
+
+
+def _mean_interval(values: np.ndarray, alpha: float) -> tuple[float, float, str]:
+    """Interval for a mean over independent units: t below 10 units, BCa bootstrap above."""
+    n = values.size
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0]), "all units equal"
+    if n >= 10:
+        res = st.bootstrap((values,), np.mean, confidence_level=1 - 2 * alpha, method="BCa",
+                           n_resamples=4999, rng=_rng())
+        low, high = res.confidence_interval
+        if np.isfinite(low) and np.isfinite(high):
+            return float(low), float(high), "BCa bootstrap over units"
+    half = st.t.ppf(1 - alpha, n - 1) * values.std(ddof=1) / math.sqrt(n)
+    return float(values.mean() - half), float(values.mean() + half), "t interval over units"
+
+
+# -- location shifts ------------------------------------------------------------------------
+def _invert_shift(pvalue: Callable[[float, str], float], lo: float, hi: float,
+                  alpha: float) -> tuple[float, float]:
+    """The shifts s the one-sided tests do not reject at alpha, by bisection over [lo, hi]
+    (p of 'greater than s' rises with s, p of 'less than s' falls): the interval that goes
+    with the rank test's p-value (Hodges-Lehmann / Moses)."""
+    def boundary(alternative: str) -> float:
+        rejects = lambda s: pvalue(s, alternative) < alpha
+        a, b = (lo, hi) if alternative == "greater" else (hi, lo)
+        if not rejects(a):  # too few units to exclude even the extreme shift
+            return -math.inf if alternative == "greater" else math.inf
+        for _ in range(60):
+            mid = 0.5 * (a + b)
+            a, b = (mid, b) if rejects(mid) else (a, mid)
+        return b
+    return boundary("greater"), boundary("less")
 
 
 def compare(
     a: Any,
     b: Any,
     *,
-    alternative: str = "greater",
+    alternative: str,
+    min_effect: float,
     paired: bool = False,
     alpha: float = 0.01,
-    min_effect: float = 0.0,
+    units: str | None = None,
     name: str = "two-group comparison",
     meaning: str = "",
 ) -> Evidence:
-    """Is group a greater (less) than group b? Wilcoxon signed-rank when paired, else
-    Mann-Whitney U. Effect: median of a - b (paired) or difference of medians (unpaired),
-    which must exceed min_effect in the claimed direction."""
+    """Is a greater (less) than b by at least min_effect?
+
+    Paired (or b a number): Wilcoxon signed-rank on a - b, estimate the Hodges-Lehmann
+    pseudo-median, interval by inverting the signed-rank test. Unpaired: Mann-Whitney U,
+    estimate the Hodges-Lehmann shift (median of all a_i - b_j), interval by inverting U.
+    """
     _check_choice(alternative, _ALTERNATIVES, "alternative")
     a = _as_float_array(a, "a").ravel()
     b = _as_float_array(b, "b").ravel()
-    if paired:
-        if a.shape != b.shape:
+    sign = 1.0 if alternative == "greater" else -1.0
+    if paired or b.size == 1:
+        if b.size == 1:
+            b = np.full_like(a, b[0])
+        elif a.shape != b.shape:
             raise ValueError(f"paired compare needs equal lengths, got {a.size} and {b.size}")
         keep = np.isfinite(a) & np.isfinite(b)
         diff = a[keep] - b[keep]
-        n = int(diff.size)
+        n, units = int(diff.size), units or "pairs"
+        statistic = "Hodges-Lehmann paired shift (Wilcoxon)"
         if n < 3:
-            return _unevaluable(name, "compare", "median paired difference", n, alpha, meaning,
-                                "fewer than 3 finite pairs")
-        effect = float(np.median(diff))
-        p = 1.0 if np.all(diff == 0) else float(st.wilcoxon(diff, alternative=alternative).pvalue)
-        statistic = "median paired difference (Wilcoxon)"
+            return _unevaluable(name, "compare", statistic, n, alpha, meaning,
+                                "fewer than 3 finite pairs", units)
+        if np.ptp(diff) == 0 and diff[0] == 0:
+            return _degenerate(name, "compare", statistic, n, alpha, meaning,
+                               "every difference is zero", units)
+        walsh = 0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
+        estimate = float(np.median(walsh))
+        test = lambda s, alt: float(st.wilcoxon(diff - s, alternative=alt,
+                                                zero_method="pratt").pvalue)
+        p = test(0.0, alternative)
+        span = max(np.ptp(diff), abs(diff).max(), 1e-12)
+        low, high = _invert_shift(test, diff.min() - span, diff.max() + span, alpha)
+        details = {"paired": True, "median_difference": float(np.median(diff))}
     else:
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        n = int(a.size + b.size)
+        n, units = int(a.size + b.size), units or "runs"
+        statistic = "Hodges-Lehmann shift (Mann-Whitney)"
         if a.size < 2 or b.size < 2:
-            return _unevaluable(name, "compare", "difference of medians", n, alpha, meaning,
-                                "fewer than 2 finite values in a group")
-        effect = float(np.median(a) - np.median(b))
-        p = float(st.mannwhitneyu(a, b, alternative=alternative).pvalue)
-        statistic = "difference of medians (Mann-Whitney)"
-    if alternative == "two-sided":
-        margin = abs(effect) - min_effect
-        comparison = "|.| >="
-        threshold = min_effect
-    else:
-        sign = 1.0 if alternative == "greater" else -1.0
-        margin = sign * effect - min_effect
-        comparison = ">=" if sign > 0 else "<="
-        threshold = sign * min_effect
-    return Evidence(
-        name=name, check="compare", statistic=statistic, observed=effect, threshold=threshold,
-        comparison=comparison, margin=margin, p_value=p, alpha=alpha, n=n,
-        passed=bool(margin >= 0 and p < alpha), meaning=meaning,
-        details={"paired": paired, "alternative": alternative,
-                 "median_a": float(np.median(a)), "median_b": float(np.median(b))},
-    )
+            return _unevaluable(name, "compare", statistic, n, alpha, meaning,
+                                "fewer than 2 finite values in a group", units)
+        if np.ptp(np.concatenate([a, b])) == 0:
+            return _degenerate(name, "compare", statistic, n, alpha, meaning,
+                               "both groups hold one and the same value", units)
+        estimate = (float(np.median(a[:, None] - b[None, :])) if a.size * b.size <= 4_000_000
+                    else float(np.median(a) - np.median(b)))
+        test = lambda s, alt: float(st.mannwhitneyu(a - s, b, alternative=alt).pvalue)
+        p = test(0.0, alternative)
+        span = max(np.ptp(a), np.ptp(b), abs(a).max(), abs(b).max(), 1e-12)
+        low, high = _invert_shift(test, a.min() - b.max() - span, a.max() - b.min() + span,
+                                  alpha)
+        details = {"paired": False, "median_a": float(np.median(a)),
+                   "median_b": float(np.median(b)), "n_a": int(a.size), "n_b": int(b.size)}
+    return _row(name=name, check="compare", statistic=statistic, estimate=estimate, null=0.0,
+                low=low, high=high, ci_method="inverted rank test (Hodges-Lehmann)", p=p,
+                sign=sign, floor=min_effect, alpha=alpha, n=n, units=units, meaning=meaning,
+                details={**details, "alternative": alternative})
 
 
+# -- proportions ----------------------------------------------------------------------------
 def proportion(
     successes: int,
     n: int,
     *,
     p0: float,
-    alternative: str = "greater",
+    alternative: str,
+    min_effect: float,
     alpha: float = 0.01,
+    units: str = "runs",
     name: str = "proportion",
     meaning: str = "",
 ) -> Evidence:
-    """Is the success rate above (below) p0? Exact binomial test, with a Clopper-Pearson
-    interval in the details."""
-    _check_choice(alternative, ("greater", "less"), "alternative")
+    """Is the success rate above (below) p0 by at least min_effect? Exact binomial test
+    against p0, Clopper-Pearson interval; the rate must clear p0 +- min_effect."""
+    _check_choice(alternative, _ALTERNATIVES, "alternative")
     successes, n = int(successes), int(n)
     if not 0 <= successes <= n:
         raise ValueError(f"proportion: need 0 <= successes <= n, got {successes} of {n}")
     if n == 0:
-        return _unevaluable(name, "proportion", "rate", 0, alpha, meaning, "no trials")
+        return _unevaluable(name, "proportion", "rate", 0, alpha, meaning, "no trials", units)
     res = st.binomtest(successes, n, p0, alternative=alternative)
-    ci = res.proportion_ci(confidence_level=1 - alpha, method="exact")
-    rate = successes / n
-    sign = 1.0 if alternative == "greater" else -1.0
-    return Evidence(
-        name=name, check="proportion", statistic="rate (binomial test)", observed=rate,
-        threshold=p0, comparison=">" if sign > 0 else "<", margin=sign * (rate - p0),
-        p_value=float(res.pvalue), alpha=alpha, n=n, passed=bool(res.pvalue < alpha),
-        meaning=meaning,
-        details={"successes": successes, "ci_low": ci.low, "ci_high": ci.high},
-    )
+    ci = st.binomtest(successes, n, p0).proportion_ci(confidence_level=1 - 2 * alpha,
+                                                      method="exact")
+    return _row(name=name, check="proportion", statistic="rate (exact binomial test)",
+                estimate=successes / n, null=p0, low=ci.low, high=ci.high,
+                ci_method="Clopper-Pearson", p=res.pvalue,
+                sign=1.0 if alternative == "greater" else -1.0, floor=min_effect, alpha=alpha,
+                n=n, units=units, meaning=meaning, details={"successes": successes})
+
+
+def _wilson(k: int, n: int, level: float) -> tuple[float, float]:
+    ci = st.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def compare_proportions(
@@ -202,94 +384,75 @@ def compare_proportions(
     successes_b: int,
     n_b: int,
     *,
-    alternative: str = "greater",
+    alternative: str,
+    min_effect: float,
     alpha: float = 0.01,
-    min_effect: float = 0.0,
+    units: str = "runs",
     name: str = "two proportions",
     meaning: str = "",
 ) -> Evidence:
-    """Is rate a greater (less) than rate b? Fisher's exact test on the 2x2 table; effect is
-    the difference of rates."""
+    """Is rate a greater (less) than rate b by at least min_effect? Fisher's exact test;
+    Newcombe's hybrid-score interval (from Wilson intervals) on the difference."""
     _check_choice(alternative, _ALTERNATIVES, "alternative")
     if min(n_a, n_b) == 0:
-        return _unevaluable(name, "compare_proportions", "difference of rates", n_a + n_b,
-                            alpha, meaning, "a group has no trials")
+        return _degenerate(name, "compare_proportions", "difference of rates", n_a + n_b,
+                           alpha, meaning, "a group has no trials", units)
+    pa, pb = successes_a / n_a, successes_b / n_b
+    if successes_a + successes_b in (0, n_a + n_b):
+        return _degenerate(name, "compare_proportions", "difference of rates", n_a + n_b,
+                           alpha, meaning, f"every trial has the same outcome ({pa:g})", units)
     table = [[successes_a, n_a - successes_a], [successes_b, n_b - successes_b]]
     p = float(st.fisher_exact(table, alternative=alternative).pvalue)
-    effect = successes_a / n_a - successes_b / n_b
-    sign = -1.0 if alternative == "less" else 1.0
-    margin = (abs(effect) if alternative == "two-sided" else sign * effect) - min_effect
-    return Evidence(
-        name=name, check="compare_proportions", statistic="difference of rates (Fisher)",
-        observed=effect, threshold=sign * min_effect, comparison="<=" if sign < 0 else ">=",
-        margin=margin, p_value=p, alpha=alpha, n=int(n_a + n_b),
-        passed=bool(margin >= 0 and p < alpha), meaning=meaning,
-        details={"rate_a": successes_a / n_a, "rate_b": successes_b / n_b,
-                 "n_a": n_a, "n_b": n_b},
-    )
+    (la, ua), (lb, ub) = (_wilson(successes_a, n_a, 1 - 2 * alpha),
+                          _wilson(successes_b, n_b, 1 - 2 * alpha))
+    d = pa - pb
+    low = d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
+    high = d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+    return _row(name=name, check="compare_proportions",
+                statistic="difference of rates (Fisher)", estimate=d, null=0.0, low=low,
+                high=high, ci_method="Newcombe hybrid score", p=p,
+                sign=1.0 if alternative == "greater" else -1.0, floor=min_effect, alpha=alpha,
+                n=int(n_a + n_b), units=units, meaning=meaning,
+                details={"rate_a": pa, "rate_b": pb, "n_a": n_a, "n_b": n_b})
 
 
-def bound(
-    value: float,
+# -- exact identities -----------------------------------------------------------------------
+def exact(
+    value: Any,
     *,
     upper: float | None = None,
     lower: float | None = None,
+    target: float | None = None,
+    tol: float = 0.0,
     n: int = 1,
+    units: str = "cases",
     statistic: str = "value",
-    name: str = "bound",
+    name: str = "exact identity",
     meaning: str = "",
 ) -> Evidence:
-    """value <= upper (or >= lower). Deterministic: no p-value. Give exactly one bound."""
-    if (upper is None) == (lower is None):
-        raise ValueError("bound: give exactly one of upper= or lower=")
+    """An identity computed to floating-point precision: value <= upper, >= lower, or within
+    tol of target. No interval: one counterexample beyond ``tol`` (from the float type) refutes.
+    Use it only for identities and bounds that hold by mathematics, never for a noisy figure."""
+    if sum(v is not None for v in (upper, lower, target)) != 1:
+        raise ValueError("exact: give exactly one of upper=, lower= or target=")
+    if tol < 0:
+        raise ValueError(f"exact: tol must be >= 0, got {tol}")
     value = float(_as_float_array(value, "value"))
     if not np.isfinite(value):
-        return _unevaluable(name, "bound", statistic, n, None, meaning, "value is not finite")
+        return _unevaluable(name, "exact", statistic, n, None, meaning, "value is not finite",
+                            units)
     if upper is not None:
-        margin, threshold, comparison = upper - value, upper, "<="
+        margin, threshold, comparison = upper + tol - value, upper, "<="
+    elif lower is not None:
+        margin, threshold, comparison = value - (lower - tol), lower, ">="
     else:
-        margin, threshold, comparison = value - lower, lower, ">="
+        margin, threshold, comparison = tol - abs(value - target), target, f"within {tol:.3g} of"
+    outcome = Outcome.HOLDS if margin >= 0 else Outcome.FAILS
     return Evidence(
-        name=name, check="bound", statistic=statistic, observed=value, threshold=threshold,
+        name=name, check="exact", statistic=statistic, observed=value, threshold=threshold,
         comparison=comparison, margin=float(margin), p_value=None, alpha=None, n=int(n),
-        passed=bool(margin >= 0), meaning=meaning,
-    )
-
-
-def close(
-    observed: float,
-    target: float,
-    *,
-    rtol: float = 0.0,
-    atol: float = 0.0,
-    n: int = 1,
-    statistic: str = "value",
-    name: str = "agreement",
-    meaning: str = "",
-) -> Evidence:
-    """|observed - target| <= atol + rtol * |target|: agreement within a tolerance."""
-    if rtol < 0 or atol < 0 or rtol == atol == 0:
-        raise ValueError("close: give a positive rtol and/or atol")
-    observed = float(_as_float_array(observed, "observed"))
-    target = float(target)
-    if not np.isfinite(observed):
-        return _unevaluable(name, "close", statistic, n, None, meaning, "observed is not finite")
-    tolerance = atol + rtol * abs(target)
-    margin = tolerance - abs(observed - target)
-    return Evidence(
-        name=name, check="close", statistic=statistic, observed=observed, threshold=target,
-        comparison=f"within {tolerance:.3g} of", margin=float(margin), p_value=None,
-        alpha=None, n=int(n), passed=bool(margin >= 0), meaning=meaning,
-        details={"rtol": rtol, "atol": atol},
-    )
-
-
-def _unevaluable(name: str, check: str, statistic: str, n: int, alpha: float | None,
-                 meaning: str, why: str) -> Evidence:
-    return Evidence(
-        name=name, check=check, statistic=statistic, observed=None, threshold=None,
-        comparison="", margin=None, p_value=None, alpha=alpha, n=int(n), passed=None,
-        meaning=meaning, details={"unevaluable": why},
+        passed=outcome == Outcome.HOLDS, outcome=outcome.value, units=units, exact=True,
+        meaning=meaning, details={"tol": tol},
     )
 
 
@@ -318,6 +481,5 @@ CHECKS = {
     "compare": compare,
     "proportion": proportion,
     "compare_proportions": compare_proportions,
-    "bound": bound,
-    "close": close,
+    "exact": exact,
 }

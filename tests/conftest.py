@@ -44,6 +44,7 @@ def test_trend(claim, budget, seeds, slope):
     claim.expect_trend(x, y, direction="increasing", alpha=0.01, min_effect=0.5,
                        name="y rises with x")
     claim.control_trend(x, rng.normal(0, 0.1, (6, cfg["reps"])), direction="increasing",
+                        min_effect=0.5,
                         name="pure noise (control)")
     claim.measure("fitted slope", np.polyfit(x, y, 1)[0], unit="1")
     claim.note("note with <i>markup</i>")

@@ -19,15 +19,36 @@ _ENV.filters["fmt"] = fmt
 VERDICTS = [v.value for v in Verdict]
 
 
-def margin_bar(row: dict[str, Any]) -> float | None:
-    """Signed share in [-1, 1] for the margin bar: how far past (or short of) its threshold
-    an assertion landed, relative to the threshold's scale."""
-    margin, threshold, observed = row.get("margin"), row.get("threshold"), row.get("observed")
-    if not isinstance(margin, (int, float)) or not math.isfinite(margin):
+def interval_bar(row: dict[str, Any]) -> dict[str, float] | None:
+    """Positions in percent for the interval bar: the estimate and its interval drawn against
+    the floor's threshold and 'no effect'. Unbounded ends run to the edge."""
+    def num(v):
+        if isinstance(v, str):
+            v = float(v)
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    est, thr, null = num(row.get("observed")), num(row.get("threshold")), num(row.get("null"))
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if est is None or thr is None or low is None or high is None:
         return None
-    scale = max(abs(v) for v in (threshold, observed, 1e-12)
-                if isinstance(v, (int, float)) and math.isfinite(v))
-    return max(-1.0, min(1.0, margin / scale))
+    low, high = float(low), float(high)
+    anchors = [v for v in (est, thr, null, num(low), num(high)) if v is not None]
+    lo, hi = min(anchors), max(anchors)
+    pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+    lo, hi = lo - pad, hi + pad
+
+    def pos(v: float) -> float:
+        return 100.0 * (min(max(v, lo), hi) - lo) / (hi - lo)
+
+    return {"low": pos(low), "high": pos(high), "est": pos(est), "thr": pos(thr),
+            "null": pos(null) if null is not None else None}
+
+
+def key_row(claim: dict[str, Any]) -> dict[str, Any] | None:
+    """The assertion that decided: the first primary that does not hold, else the first."""
+    primaries = [e for e in claim["evidence"] if e["role"] == "primary"]
+    return next((e for e in primaries if e.get("outcome") != "HOLDS"),
+                primaries[0] if primaries else None)
 
 
 def _summary(claims: list[dict[str, Any]]) -> dict[str, Any]:
@@ -47,12 +68,15 @@ def render(document: dict[str, Any]) -> str:
     comparison = document.get("baseline")
     for c in claims:
         for row in c["evidence"]:
-            row["bar"] = margin_bar(row)
+            row["iv"] = interval_bar(row)
+        c["key"] = key_row(c)
         if comparison:
             c["baseline_rows"] = [f for f in comparison["figures"] if f["claim"] == c["id"]]
             c["baseline_verdict"] = next((v for v in comparison["verdict_changes"]
                                           if v["claim"] == c["id"]), None)
             c["baseline_missing"] = [m for m in comparison["missing"] if m["claim"] == c["id"]]
+            c["baseline_code"] = next((m for m in comparison.get("code_changed", [])
+                                       if m["claim"] == c["id"]), None)
     return _ENV.get_template("index.html.j2").render(
         doc=document, env=document["environment"], claims=claims, families=FAMILIES,
         verdicts=VERDICTS, summary=_summary(claims), baseline=comparison,
