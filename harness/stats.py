@@ -134,9 +134,18 @@ def _correlation_p(x: np.ndarray, y: np.ndarray, method: str, alternative: str) 
     if n >= 30:
         fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
         return float(fn(x, y, alternative=alternative).pvalue), "asymptotic"
-    corr = _correlation(method)
-    res = st.permutation_test((y,), lambda yy: corr(x, yy), permutation_type="pairings",
-                              alternative=alternative, n_resamples=_PERMUTATIONS, rng=_rng())
+    if method == "kendall":
+        corr = _correlation(method)
+        res = st.permutation_test((y,), lambda yy: corr(x, yy), permutation_type="pairings",
+                                  alternative=alternative, n_resamples=_PERMUTATIONS,
+                                  rng=_rng())
+    else:  # Pearson (on ranks for Spearman), vectorized: a permutation keeps mean and norm
+        xs, ys = (st.rankdata(x), st.rankdata(y)) if method == "spearman" else (x, y)
+        xc = (xs - xs.mean()) / np.linalg.norm(xs - xs.mean())
+        yc = (ys - ys.mean()) / np.linalg.norm(ys - ys.mean())
+        res = st.permutation_test((yc,), lambda yy, axis: yy @ xc, vectorized=True,
+                                  permutation_type="pairings", alternative=alternative,
+                                  n_resamples=_PERMUTATIONS, rng=_rng())
     kind = "exact permutation" if math.factorial(n) <= _PERMUTATIONS else "permutation"
     return float(res.pvalue), kind
 
