@@ -1,13 +1,22 @@
 """B2: the basin gradient descent finds is most often NOT the highest-dimensional one.
 
-Method: the shared XOR population (fixtures.xor). Basin dimension = P - rank(J), exact at the
-polished zero-loss minima (B1). Per ReLU width where more than one dimension occurs: the share
-of runs at the maximal observed dimension (binomial test against 1/2) and mode < max.
+Method: the shared XOR population (fixtures.xor), ReLU, one arm per width. Basin dimension =
+P - rank(J), exact at the polished zero-loss minima (B1). The highest dimension a zero-loss
+ReLU minimum of XOR can have is P - 3 at every width: rank(J) >= 3 (with relu'(0) = 0, a unit
+with w2 != 0 contributes the columns s, s*x1, s*x2 of its activation pattern s; for rank 2
+they would all lie in span{1, y}, which forces s = 0 and a constant output), and rank 3 is
+attained at every width (an extra-flat minimum of width 2 padded with dead units: planted and
+checked here). Per width: the share of minima at P - 3 is below 1/2 (exact binomial test,
+floor 0.1), and the mode is below the maximum. Control: tanh at the same width, where the
+share at its highest observed dimension could hold and does not.
 """
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
+import torch
 
-from fixtures.xor import by_width, convergence_note
+from fixtures.xor import (POPULATION_SETTINGS, analytic_jacobian, convergence_note, mse,
+                          subsets, svd_rank, xor_data)
 from harness import Claim, Verdict
 
 CLAIM = Claim(
@@ -20,68 +29,89 @@ CLAIM = Claim(
     source="003_c025dbd4f5c74a9f.txt (post, 'Executive Summary' and 'Broad basin "
            "experiment': 'the mode is a little lower than the maximum possible dimension')",
     expected=Verdict.SUPPORTED,
-    why_expected="Measured: at widths 2-8 the extra-flat (rank(J) = 3) minima are 0.3-10% of "
-                 "converged runs, so the mode (rank 4) is below the maximal dimension.",
+    why_expected="Measured: at every width the extra-flat (rank(J) = 3, dimension P - 3) "
+                 "minima are a small minority of converged runs (shares in the notes), so the "
+                 "mode P - 4 is below the maximum P - 3, which padding attains at every width.",
+    regime="converged ReLU runs (polished loss < 1e-26), relu'(0) = 0; >= 1000 inits per width",
 )
+WIDTHS = POPULATION_SETTINGS["default"]["widths"]
+MIN_RANK = 3  # the smallest rank(J) of a zero-loss ReLU XOR fit (module docstring)
+FLOOR = 0.1   # the share must be <= 0.4: a clear minority, not a coin flip
 
 
-def _dims(rows):
-    return [(h, P - ranks.numpy()) for h, P, ranks, _ in rows]
+def padded_extra_flat(run, h):
+    """Extra-flat minima of width run["h"] padded to width h with dead units (w1 = 0,
+    b1 = -1, w2 = 0): (loss, rank(J)) per planted minimum."""
+    h0 = run["h"]
+    keep = run["converged"] & (run["rank_j"] == MIN_RANK)
+    theta = run["theta"][keep]
+    w1, b1 = theta[:, :2 * h0].reshape(-1, h0, 2), theta[:, 2 * h0:3 * h0]
+    w2, b2 = theta[:, 3 * h0:4 * h0], theta[:, -1:]
+    k, pad = len(theta), h - h0
+    new = torch.cat([torch.cat([w1, torch.zeros(k, pad, 2, dtype=theta.dtype)], 1).flatten(1),
+                     torch.cat([b1, -torch.ones(k, pad, dtype=theta.dtype)], 1),
+                     torch.cat([w2, torch.zeros(k, pad, dtype=theta.dtype)], 1), b2], 1)
+    x, y = xor_data()
+    return mse(new, x, y, h, "relu"), svd_rank(analytic_jacobian(new, x, h, "relu")[1])[0]
 
 
-def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population):
+@pytest.mark.parametrize("h", WIDTHS, ids=[f"relu-h{h}" for h in WIDTHS])
+def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population, h):
     runs = xor_population["runs"]
-    claim.parameters(**xor_population["settings"])
-    applicable = {}
-    for subset, record in (("all", claim.expect_proportion),
-                           ("rank-unambiguous", claim.sensitivity_proportion)):
-        for h, dims in _dims(by_width(runs, "relu", subset)):
-            if len(np.unique(dims)) < 2:
-                continue
-            applicable[subset] = True
-            at_max = int((dims == dims.max()).sum())
-            record(at_max, len(dims), p0=0.5, alternative="less",
-                   name=f"share at the max dimension < 1/2, h = {h} ({subset} runs)",
-                   meaning="most minima are NOT in the highest-dimensional basin")
-            mode = np.bincount(dims).argmax()
-            if subset == "all":
-                claim.expect_bound(mode - dims.max(), upper=-1, n=len(dims),
-                                   statistic="mode - max dimension", name=f"mode < max, h = {h}")
-                claim.measure(f"share at max dimension h={h}", dims == dims.max(),
-                              unit="fraction")
-    if not applicable.get("rank-unambiguous"):
-        claim.note("On the rank-unambiguous runs (rank(J) the same for relu'(0) = 0 and 1) "
-                   "every ReLU width has a single dimension, P - 4: the assertion does not "
-                   "apply there. Every extra-flat minimum found sits on a kink, with the "
-                   "unit inactive on one input; on that (inactive) side the zero-loss set "
-                   "has the extra dimension (to first order), so relu'(0) = 0 measures its "
-                   "local dimension, relu'(0) = 1 the other side's.")
-    tanh_at_max = tanh_n = 0
-    for h, dims in _dims(by_width(runs, "tanh")):
-        tanh_at_max += int((dims == dims.max()).sum())
-        tanh_n += len(dims)
-    claim.control_proportion(tanh_at_max, tanh_n, p0=0.5, alternative="less",
-                             name="tanh: share at the max dimension < 1/2 (control)",
-                             meaning="must NOT hold: every tanh minimum has rank(J) = 4")
-    claim.note(convergence_note(runs))
-    claim.note("The post's 150 runs per width became >= 1000 here; its 'near-zero eigenvalue' "
-               "count is replaced by the exact P - rank(J).")
-    _plot(claim, runs)
+    claim.parameters(**xor_population["settings"], width=h, min_rank=MIN_RANK, floor=FLOOR)
+    r = runs[f"relu-{h}"]
+    P = r["P"]
+    c = r["converged"]
+    ranks = r["rank_j"][c].numpy()
+    dims = P - ranks
+    claim.expect_exact(int(ranks.min()), lower=MIN_RANK, n=len(ranks), units="minima",
+                       statistic="smallest rank(J)",
+                       name="no minimum beyond the maximal dimension P - 3 (rank(J) >= 3)")
+    loss, prank = padded_extra_flat(runs["relu-2"], h)
+    claim.expect_exact(int((prank != MIN_RANK).sum() + (loss > 1e-20).sum()), upper=0,
+                       n=len(prank), units="planted minima",
+                       statistic="padded width-2 extra-flat minima not at loss 0 with rank 3",
+                       name=f"the maximal dimension P - 3 = {P - MIN_RANK} exists at h = {h}",
+                       meaning="the max-dimensional basin is there to be found")
+    at_max = int((dims == P - MIN_RANK).sum())
+    claim.expect_proportion(at_max, len(dims), p0=0.5, alternative="less", min_effect=FLOOR,
+                            units="minima", name="share at the max dimension P - 3 < 1/2",
+                            meaning="most minima are NOT in the highest-dimensional basin")
+    mode = int(np.bincount(dims).argmax())
+    claim.expect_exact(mode - (P - MIN_RANK), upper=-1, n=len(dims), units="minima",
+                       statistic="mode - max dimension", name="mode < max dimension")
+    claim.measure("share at max dimension", dims == P - MIN_RANK, unit="fraction")
+    un = r["rank_j"][subsets(r)["rank-unambiguous"]].numpy()
+    claim.sensitivity_proportion(int((un == MIN_RANK).sum()), len(un), p0=0.5,
+                                 alternative="less", min_effect=FLOOR, units="minima",
+                                 name="share at P - 3 < 1/2 (rank-unambiguous runs)")
+    claim.sensitivity_proportion(int((dims == dims.max()).sum()), len(dims), p0=0.5,
+                                 alternative="less", min_effect=FLOOR, units="minima",
+                                 name="share at the max OBSERVED dimension < 1/2 (catalogue)")
+    t = runs[f"tanh-{h}"]
+    t_dims = t["P"] - t["rank_j"][t["converged"]].numpy()
+    claim.control_proportion(int((t_dims == t_dims.max()).sum()), len(t_dims), p0=0.5,
+                             alternative="less", min_effect=FLOOR, units="minima",
+                             name=f"tanh h = {h}: share at its max observed dimension < 1/2 "
+                                  "(control)",
+                             meaning="must NOT hold: tanh minima have one dimension, P - 4")
+    hist = {int(d): int(k) for d, k in zip(*np.unique(dims, return_counts=True))}
+    claim.note(f"relu h = {h} (P = {P}): dimension histogram {hist} over {len(dims)} converged "
+               f"minima; {at_max} ({at_max / max(len(dims), 1):.1%}) at the maximal dimension "
+               f"P - 3 = {P - MIN_RANK}, mode {mode}. {len(prank)} width-2 extra-flat minima "
+               f"padded to width {h} all stay at zero loss with rank(J) = 3. On the "
+               f"{len(un)} rank-unambiguous runs {int((un == MIN_RANK).sum())} are at P - 3.")
+    claim.note(convergence_note({f"relu-{h}": r, f"tanh-{h}": t}))
+    _plot(claim, dims, t_dims, h, P)
 
 
-def _plot(claim, runs):
-    relu, tanh = _dims(by_width(runs, "relu")), _dims(by_width(runs, "tanh"))
-    fig, axes = plt.subplots(1, len(relu), figsize=(2.2 * len(relu), 3.2))
-    for ax, (h, d_relu), (_, d_tanh) in zip(axes, relu, tanh):
-        lo = min(d_relu.min(), d_tanh.min()) - 1
-        bins = np.arange(lo, max(d_relu.max(), d_tanh.max()) + 2) - 0.5
-        ax.hist(d_relu, bins, color="C0", alpha=0.7, label="ReLU")
-        ax.hist(d_tanh, bins, color="C1", histtype="step", lw=1.5, label="tanh")
-        ax.set_yscale("log")
-        ax.set(title=f"h = {h}", xlabel="basin dim P - rank(J)")
-    axes[0].set_ylabel("converged runs")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    claim.plot(fig, caption="Histogram of exact basin dimension per width (the post's "
-                            "figure; log count). ReLU: a small extra-flat bar at P - 3 beside "
-                            "the mode P - 4; tanh: always P - 4.")
+def _plot(claim, d_relu, d_tanh, h, P):
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    bins = np.arange(P - 6, P - 1) - 0.5
+    ax.hist(d_relu, bins, color="C0", alpha=0.7, label="ReLU")
+    ax.hist(d_tanh, bins, color="C1", histtype="step", lw=1.5, label="tanh")
+    ax.axvline(P - MIN_RANK, color="k", ls=":", lw=1, label="max dimension P - 3")
+    ax.set(yscale="log", title=f"h = {h}", xlabel="basin dim P - rank(J)", ylabel="runs")
+    ax.legend(fontsize=7)
+    claim.plot(fig, caption="Histogram of exact basin dimension (the post's figure; log count) "
+                            "with the maximal dimension P - 3.")
