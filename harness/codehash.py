@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import sys
 import types
 from functools import lru_cache
@@ -34,20 +35,39 @@ def _reached(module: types.ModuleType) -> set[str]:
     return seen
 
 
-@lru_cache(maxsize=None)
 def _source_digest(module_name: str) -> str:
+    """Digest of the module's source file as it is on disk now (an edited file, even one
+    already imported, gives a new digest)."""
+    module = sys.modules[module_name]
+    path = getattr(module, "__file__", None)
     try:
-        source = inspect.getsource(sys.modules[module_name])
+        stat = os.stat(path)
     except (OSError, TypeError):
-        source = module_name
-    return hashlib.sha256(source.encode()).hexdigest()
+        try:
+            source = inspect.getsource(module)
+        except (OSError, TypeError):
+            source = module_name
+        return hashlib.sha256(source.encode()).hexdigest()
+    return _file_digest(path, stat.st_mtime_ns, stat.st_size)
 
 
-def code_hash(module: types.ModuleType | str) -> str:
-    """16 hex digits over the sources of ``module`` and the project modules it reaches."""
-    if isinstance(module, str):
-        module = sys.modules[module]
+@lru_cache(maxsize=None)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def code_hash(module: types.ModuleType | str, *also: types.ModuleType | str) -> str:
+    """16 hex digits over the sources of ``module`` (and of ``also``: e.g. the modules
+    defining the pytest fixtures a test requests) and the project modules they reach."""
+    names: set[str] = set()
+    for m in (module, *also):
+        if isinstance(m, str):
+            if m not in sys.modules:
+                continue
+            m = sys.modules[m]
+        names |= _reached(m)
     digest = hashlib.sha256()
-    for name in sorted(_reached(module)):
+    for name in sorted(names):
         digest.update(name.encode() + b"\0" + _source_digest(name).encode())
     return digest.hexdigest()[:16]

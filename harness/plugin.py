@@ -150,6 +150,19 @@ def disk_cache(pytestconfig: pytest.Config, master_seed: int, device: torch.devi
                             "master_seed": master_seed, "budget": pytestconfig.option.budget})
 
 
+def _fixture_modules(request: pytest.FixtureRequest) -> list[str]:
+    """Modules of this project defining the fixtures the test requests (an experiment in
+    fixtures/ reached by name only, not through the claim module's imports)."""
+    info = getattr(request.node, "_fixtureinfo", None)
+    names = set()
+    for defs in (getattr(info, "name2fixturedefs", None) or {}).values():
+        for fixturedef in defs:
+            module = getattr(getattr(fixturedef, "func", None), "__module__", None)
+            if module and module.split(".")[0] == "fixtures":
+                names.add(module)
+    return sorted(names)
+
+
 @pytest.fixture
 def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
     meta = getattr(request.module, "CLAIM", None)
@@ -157,7 +170,7 @@ def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
         raise pytest.UsageError(f"{request.module.__name__} uses the `claim` fixture but "
                                 f"declares no module-level CLAIM = Claim(...)")
     recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed(),
-                             code_hash(request.module))
+                             code_hash(request.module, *_fixture_modules(request)))
     request.node.claims_recorder = recorder
     return recorder
 

@@ -264,11 +264,55 @@ def _mean_interval(values: np.ndarray, alpha: float) -> tuple[float, float, str]
 
 
 # -- location shifts ------------------------------------------------------------------------
-def _invert_shift(pvalue: Callable[[float, str], float], lo: float, hi: float,
-                  alpha: float) -> tuple[float, float]:
-    """The shifts s the one-sided tests do not reject at alpha, by bisection over [lo, hi]
-    (p of 'greater than s' rises with s, p of 'less than s' falls): the interval that goes
-    with the rank test's p-value (Hodges-Lehmann / Moses)."""
+def _invert_shift(pvalue: Callable[[float, str], float], breaks: np.ndarray, lo: float,
+                  hi: float, alpha: float) -> tuple[float, float]:
+    """The shifts s the one-sided tests do not reject at alpha: the interval that goes with
+    the rank test's p-value (Hodges-Lehmann / Moses).
+
+    A rank test's statistic, hence its p-value, only changes where the shifted data tie:
+    at ``breaks`` (the Walsh averages, or the pairwise differences a_i - b_j). The test is
+    evaluated between consecutive breaks (no ties, no zeros there, so scipy's exact null
+    distribution applies where it would) and each bound is the break where rejection stops,
+    found by bisection over the breaks (p of 'greater than s' rises with s, p of 'less than
+    s' falls). Without breaks (too many to list), bisection over [lo, hi] instead."""
+    if breaks is None:
+        return _invert_shift_bisect(pvalue, lo, hi, alpha)
+    breaks = np.unique(breaks)
+    m = breaks.size
+    mids = np.concatenate([[breaks[0] - 1.0 - abs(breaks[0])],
+                           0.5 * (breaks[1:] + breaks[:-1]),
+                           [breaks[-1] + 1.0 + abs(breaks[-1])]])  # m + 1 cells
+    # lower bound: the first cell the 'greater' test no longer rejects
+    rej_g = lambda k: pvalue(float(mids[k]), "greater") < alpha
+    if not rej_g(0):  # too few units to exclude even the extreme shift
+        low = -math.inf
+    else:
+        a, b = 0, m  # rej_g(a) True; find the first k in (a, b] with rej_g(k) False
+        if rej_g(b):
+            low = float(breaks[-1])
+        else:
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (mid, b) if rej_g(mid) else (a, mid)
+            low = float(breaks[b - 1])
+    rej_l = lambda k: pvalue(float(mids[k]), "less") < alpha
+    if not rej_l(m):
+        high = math.inf
+    else:
+        a, b = 0, m  # rej_l(b) True; find the last k in [a, b) with rej_l(k) False
+        if rej_l(a):
+            high = float(breaks[0])
+        else:
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (a, mid) if rej_l(mid) else (mid, b)
+            high = float(breaks[a])
+    return low, high
+
+
+def _invert_shift_bisect(pvalue: Callable[[float, str], float], lo: float, hi: float,
+                         alpha: float) -> tuple[float, float]:
+    """As ``_invert_shift``, by bisection over shifts in [lo, hi] (for very many units)."""
     def boundary(alternative: str) -> float:
         rejects = lambda s: pvalue(s, alternative) < alpha
         a, b = (lo, hi) if alternative == "greater" else (hi, lo)
@@ -279,6 +323,17 @@ def _invert_shift(pvalue: Callable[[float, str], float], lo: float, hi: float,
             a, b = (mid, b) if rejects(mid) else (a, mid)
         return b
     return boundary("greater"), boundary("less")
+
+
+_MAX_BREAKS = 2_000_000  # above this many Walsh averages / differences: bisect over shifts
+
+
+def _pseudo_median(diff: np.ndarray) -> float:
+    """Hodges-Lehmann pseudo-median of many values: the median of a fixed random sample of
+    Walsh averages (the full set would not fit in memory)."""
+    rng = _rng()
+    i, j = rng.integers(0, diff.size, (2, _MAX_BREAKS))
+    return float(np.median(0.5 * (diff[i] + diff[j])))
 
 
 def compare(
@@ -318,13 +373,15 @@ def compare(
         if np.ptp(diff) == 0 and diff[0] == 0:
             return _degenerate(name, "compare", statistic, n, alpha, meaning,
                                "every difference is zero", units)
-        walsh = 0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
-        estimate = float(np.median(walsh))
+        walsh = (0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
+                 if n * (n + 1) // 2 <= _MAX_BREAKS else None)
+        estimate = float(np.median(walsh)) if walsh is not None else _pseudo_median(diff)
         test = lambda s, alt: float(st.wilcoxon(diff - s, alternative=alt,
                                                 zero_method="pratt").pvalue)
         p = test(0.0, alternative)
         span = max(np.ptp(diff), abs(diff).max(), 1e-12)
-        low, high = _invert_shift(test, diff.min() - span, diff.max() + span, alpha)
+        low, high = _invert_shift(test, walsh if walsh.size <= _MAX_BREAKS else None,
+                                  diff.min() - span, diff.max() + span, alpha)
         details = {"paired": True, "median_difference": float(np.median(diff))}
     else:
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -336,13 +393,14 @@ def compare(
         if np.ptp(np.concatenate([a, b])) == 0:
             return _degenerate(name, "compare", statistic, n, alpha, meaning,
                                "both groups hold one and the same value", units)
-        estimate = (float(np.median(a[:, None] - b[None, :])) if a.size * b.size <= 4_000_000
+        shifts = (a[:, None] - b[None, :]).ravel() if a.size * b.size <= _MAX_BREAKS else None
+        estimate = (float(np.median(shifts)) if shifts is not None
                     else float(np.median(a) - np.median(b)))
         test = lambda s, alt: float(st.mannwhitneyu(a - s, b, alternative=alt).pvalue)
         p = test(0.0, alternative)
         span = max(np.ptp(a), np.ptp(b), abs(a).max(), abs(b).max(), 1e-12)
-        low, high = _invert_shift(test, a.min() - b.max() - span, a.max() - b.min() + span,
-                                  alpha)
+        low, high = _invert_shift(test, shifts, a.min() - b.max() - span,
+                                  a.max() - b.min() + span, alpha)
         details = {"paired": False, "median_a": float(np.median(a)),
                    "median_b": float(np.median(b)), "n_a": int(a.size), "n_b": int(b.size)}
     return _row(name=name, check="compare", statistic=statistic, estimate=estimate, null=0.0,

@@ -30,8 +30,9 @@ from harness import Claim, Verdict
 CLAIM = Claim(id="{id}", title="synthetic trend <b>bold</b>",
               statement="y rises with x & <script>alert(1)</script>",
               source="tests/conftest.py", expected=Verdict.{expected},
-              why_expected="the data are generated with a known slope")
-SETTINGS = {{"smoke": {{"reps": 4}}, "default": {{"reps": 6}}, "paper": {{"reps": 12}}}}
+              why_expected="the data are generated with a known slope",
+              regime="synthetic data")
+SETTINGS = {{"smoke": {{"reps": 8}}, "default": {{"reps": 24}}, "paper": {{"reps": 40}}}}
 
 
 @pytest.mark.parametrize("slope", [{slopes}])
@@ -44,8 +45,10 @@ def test_trend(claim, budget, seeds, slope):
     claim.expect_trend(x, y, direction="increasing", alpha=0.01, min_effect=0.5,
                        name="y rises with x")
     claim.control_trend(x, rng.normal(0, 0.1, (6, cfg["reps"])), direction="increasing",
-                        min_effect=0.5,
-                        name="pure noise (control)")
+                        min_effect=0.5, name="pure noise (control)")
+    claim.positive_trend(x, 2.0 * x[:, None] + rng.normal(0, 0.1, (6, cfg["reps"])),
+                         direction="increasing", min_effect=0.5,
+                         name="planted slope 2 (positive control)")
     claim.measure("fitted slope", np.polyfit(x, y, 1)[0], unit="1")
     claim.note("note with <i>markup</i>")
     import matplotlib.pyplot as plt

@@ -107,3 +107,32 @@ def test_missing_baseline_file_names_how_to_make_one(pytester, synthetic_suite):
 def test_tolerance_from_seed_spread_with_floor(std, floor, expected):
     assert baseline.tolerance({"mean": 4.0, "std": std, "floor": floor}, k=3.0) == \
         pytest.approx(expected)
+
+
+def test_changed_claim_code_is_reported_as_such_not_as_drift(pytester, saved):
+    def change(data):
+        claim = data["claims"]["G99"]
+        assert claim["code_hash"]  # the run recorded the claim module's hash
+        claim["code_hash"] = "0123456789abcdef"
+        figure = claim["figures"]["test_trend[2.0] :: fitted slope"]
+        figure["mean"] += 100.0  # would be drift, were the code the same
+        claim["verdict"] = "REFUTED"  # and a verdict change
+    _edit(saved, change)
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_MISSING
+    result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline "
+                                 "(REFUTED -> SUPPORTED); refresh the baseline*"])
+    assert "DRIFT G99" not in result.stdout.str() and "VERDICT G99" not in result.stdout.str()
+    comparison = json.loads((pytester.path / "out" / "results.json").read_text())["baseline"]
+    assert [c["claim"] for c in comparison["code_changed"]] == ["G99"]
+    assert not comparison["drifted"] and not comparison["verdict_changes"]
+
+
+def test_editing_the_claim_module_changes_its_code_hash(pytester, saved):
+    before = json.loads(saved.read_text())["claims"]["G99"]["code_hash"]
+    path = pytester.path / "test_synthetic.py"
+    path.write_text(path.read_text() + "\n# an edit\n")
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline*"])
+    after = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert after["claims"][0]["code_hash"] != before

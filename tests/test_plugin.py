@@ -36,19 +36,25 @@ def test_results_file_holds_verdicts_evidence_and_environment(pytester, syntheti
     (claim,) = doc["claims"]
     assert claim["id"] == "G99" and claim["verdict"] == claim["expected"] == "SUPPORTED"
     roles = {e["role"] for e in claim["evidence"]}
-    assert roles == {"primary", "control"} and claim["runtime_s"] > 0
+    assert roles == {"primary", "control", "positive_control"} and claim["runtime_s"] > 0
+    primary = next(e for e in claim["evidence"] if e["role"] == "primary")
+    assert primary["outcome"] == "HOLDS" and primary["ci_low"] <= primary["observed"]
+    assert primary["floor"] == 0.5 and primary["units"] == "seeds" and primary["n"] == 24
     assert claim["figures"][0]["name"] == "fitted slope"
     assert (pytester.path / "out" / "index.html").is_file()
-    result.stdout.fnmatch_lines(["*claim*verdict*expected*", "G99*SUPPORTED*SUPPORTED*"])
+    result.stdout.fnmatch_lines(["*claim*verdict*expected*interval vs floor*outcome*",
+                                 "G99*SUPPORTED*SUPPORTED*[[]*, *[]] vs >= 0.5*HOLDS*"])
 
 
 def test_verdict_differing_from_expected_fails_with_a_readable_message(pytester,
                                                                         synthetic_suite):
-    synthetic_suite(slopes="0.0")  # no effect: the primary assertion fails -> REFUTED
+    synthetic_suite(slopes="0.0")  # no effect: the primary fails, the planted one holds
     result = pytester.runpytest("--report-dir", "out")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*G99*measured REFUTED, expected SUPPORTED*",
-                                 "*Why: failed: y rises with x: Spearman rho*"])
+    result.stdout.fnmatch_lines([
+        "*G99*measured REFUTED, expected SUPPORTED*",
+        "*Why: failed: y rises with x: mean per-seed Spearman rho*[[]*[]], needs >= 0.5*FAILS*"
+        "positive control held: planted slope 2*"])
     assert _results(pytester)["claims"][0]["verdict"] == "REFUTED"
 
 
@@ -62,7 +68,10 @@ def test_a_crashing_test_is_recorded_and_loses_no_other_evidence(pytester, synth
     result.assert_outcomes(passed=2, failed=1)
     claims = {c["id"]: c for c in _results(pytester)["claims"]}
     assert claims["G99"]["verdict"] == "INCONCLUSIVE"
-    assert "training diverged" in claims["G99"]["reason"]
+    assert "inconclusive in arm(s) test_crash" in claims["G99"]["reason"]
+    crash = next(t for t in claims["G99"]["tests"] if t["arm"] == "test_crash")
+    assert "training diverged" in crash["reason"] and crash["verdict"] == "INCONCLUSIVE"
+    assert len(claims["G99"]["evidence"]) == 3  # the other arm's rows are all there
     assert claims["O99"]["verdict"] == "SUPPORTED"
 
 
@@ -121,13 +130,62 @@ def test_budget_selects_the_declared_settings(pytester, synthetic_suite):
     pytester.runpytest("--budget", "smoke", "--report-dir", "out").assert_outcomes(passed=1)
     doc = _results(pytester)
     assert doc["environment"]["budget"] == "smoke"
-    assert doc["claims"][0]["tests"][0]["parameters"]["reps"] == 4
+    assert doc["claims"][0]["tests"][0]["parameters"]["reps"] == 8
 
 
 def test_smoke_budget_reports_but_does_not_pin_verdicts(pytester, synthetic_suite):
-    synthetic_suite(slopes="0.0")  # REFUTED, expected SUPPORTED
+    synthetic_suite(slopes="0.0")  # not SUPPORTED, yet expected SUPPORTED
     result = pytester.runpytest("--budget", "smoke", "--report-dir", "out")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["G99*REFUTED*SUPPORTED*smoke verdicts are not pinned*"])
+    result.stdout.fnmatch_lines(["G99*SUPPORTED*smoke verdicts are not pinned*"])
     assert _results(pytester)["claims"][0]["matches_expected"] is False
     pytester.runpytest("--report-dir", "out").assert_outcomes(failed=1)
+
+
+ARMS = '''
+import numpy as np
+import pytest
+from harness import Claim, Verdict
+
+CLAIM = Claim(id="G97", title="two arms over one batched experiment", statement="y rises",
+              source="tests/test_plugin.py", expected=Verdict.SUPPORTED,
+              why_expected="planted slopes", combine="all", regime="synthetic")
+
+
+@pytest.fixture(scope="session")
+def experiment(shared_seeds, disk_cache):
+    gen = shared_seeds("g97-experiment").numpy()
+    x = np.linspace(0, 1, 6)
+    return disk_cache.get_or_compute("g97", {"seeds": 12}, lambda: {
+        "x": x, "y": {arm: slope * x[:, None] + gen.normal(0, 0.2, (6, 12))
+                      for arm, slope in (("relu-h4", 1.0), ("tanh-h8", 2.0))}})
+
+
+@pytest.mark.parametrize("arm", ["relu-h4", "tanh-h8"])
+def test_rises(claim, experiment, seeds, arm):
+    x, y = experiment["x"], experiment["y"][arm]
+    claim.expect_trend(x, y, direction="increasing", min_effect=0.3, name="y rises")
+    claim.control_trend(x, seeds.numpy().permuted(y, axis=0), direction="increasing",
+                        min_effect=0.3, name="x permuted within each seed")
+    claim.measure("mean y", y.mean(axis=0))
+    claim.note(f"arm {arm}: mean y {y.mean():.3f}")
+'''
+
+
+def test_an_arm_run_alone_gives_the_same_record_as_in_the_full_run(pytester, synthetic_suite):
+    synthetic_suite()
+    pytester.makepyfile(test_arms=ARMS)
+    pytester.runpytest("test_arms.py", "--report-dir", "full").assert_outcomes(passed=2)
+    pytester.runpytest("test_arms.py", "-k", "tanh and h8",
+                       "--report-dir", "alone").assert_outcomes(passed=1, deselected=1)
+    full, alone = (_without_timings(_results(pytester, d)) for d in ("full", "alone"))
+    (claim_full,), (claim_alone,) = full["claims"], alone["claims"]
+    assert [t["arm"] for t in claim_full["tests"]] == ["relu-h4", "tanh-h8"]
+    assert claim_full["verdict"] == "SUPPORTED" and "all 2 arms" in claim_full["reason"]
+    (test_alone,) = claim_alone["tests"]
+    test_full = next(t for t in claim_full["tests"] if t["arm"] == "tanh-h8")
+    assert test_alone == test_full
+    node = test_alone["nodeid"]
+    for key in ("evidence", "figures", "plots"):
+        assert claim_alone[key] == [r for r in claim_full[key] if r["nodeid"] == node]
+    assert claim_alone["verdict"] == test_full["verdict"] == "SUPPORTED"

@@ -6,7 +6,7 @@ import pytest
 
 from harness import results
 from harness.report import __main__ as cli
-from harness.report import margin_bar, render
+from harness.report import interval_bar, render
 
 
 @pytest.fixture
@@ -88,10 +88,42 @@ def test_baseline_command_writes_a_baseline_from_results(run, tmp_path):
     assert json.loads((tmp_path / "b.json").read_text())["schema"] == "claims-baseline"
 
 
+def test_each_row_shows_estimate_interval_threshold_and_outcome(run):
+    doc = results.load(run / "b" / "results.json")  # O99: slope 0, REFUTED
+    html = render(doc)
+    from harness.evidence import fmt
+
+    for e in doc["claims"][0]["evidence"]:
+        assert f"[{fmt(e['ci_low'])}, {fmt(e['ci_high'])}]" in html
+        assert f"&gt;= {fmt(e['threshold'])}" in html
+    primary, control, positive = (next(e for e in doc["claims"][0]["evidence"]
+                                       if e["role"] == r)
+                                  for r in ("primary", "control", "positive_control"))
+    assert primary["outcome"] == "FAILS" and positive["outcome"] == "HOLDS"
+    # the summary table's deciding assertion: estimate [interval] vs threshold, outcome
+    assert (f"{fmt(primary['observed'])} [{fmt(primary['ci_low'])}, {fmt(primary['ci_high'])}]"
+            f" vs &gt;= {fmt(primary['threshold'])}") in html
+    assert '<span class="oc FAILS">FAILS</span>' in html
+    assert "the effect is visible" in html  # the positive control held
+    assert "did not hold, as it should" in html or control["outcome"] == "HOLDS"
+    assert html.count('class="ivbar"') == 3  # one interval bar per row
+
+
 @pytest.mark.parametrize("row, expected", [
-    ({"margin": 0.5, "threshold": 1.0, "observed": 1.5}, 1 / 3),
-    ({"margin": -2.0, "threshold": 0.5, "observed": -1.5}, -1.0),
-    ({"margin": None, "threshold": 0.5, "observed": 1.0}, None),
+    ({"observed": 0.5, "threshold": 0.3, "null": 0.0, "ci_low": 0.4, "ci_high": 0.6},
+     {"low": 0.4, "high": 0.6, "est": 0.5, "thr": 0.3, "null": 0.0}),
+    ({"observed": -0.2, "threshold": 0.3, "null": 0.0, "ci_low": "-inf", "ci_high": 0.1},
+     {"low": None, "high": 0.1, "est": -0.2, "thr": 0.3, "null": 0.0}),
+    ({"observed": 1.0, "threshold": 0.5, "null": None, "ci_low": None, "ci_high": None}, None),
 ])
-def test_margin_bar_is_a_signed_share(row, expected):
-    assert margin_bar(row) == (pytest.approx(expected) if expected is not None else None)
+def test_interval_bar_places_interval_estimate_and_threshold_in_order(row, expected):
+    bar = interval_bar(row)
+    if expected is None:
+        assert bar is None
+        return
+    assert all(0.0 <= v <= 100.0 for v in bar.values() if v is not None)
+    placed = {k: v for k, v in expected.items() if v is not None}
+    order = sorted(placed, key=placed.get)
+    assert [bar[k] for k in order] == sorted(bar[k] for k in order)
+    if expected["low"] is None:  # an unbounded end runs to the edge
+        assert bar["low"] == 0.0
