@@ -7,6 +7,7 @@ import pytest
 from harness import results
 from harness.report import __main__ as cli
 from harness.report import interval_bar, render
+from harness.report import critics, pair_sentence
 
 
 @pytest.fixture
@@ -127,3 +128,98 @@ def test_interval_bar_places_interval_estimate_and_threshold_in_order(row, expec
     assert [bar[k] for k in order] == sorted(bar[k] for k in order)
     if expected["low"] is None:  # an unbounded end runs to the edge
         assert bar["low"] == 0.0
+
+
+# -- claims and their critics (F claims beside the claims they speak to) -----------------------
+CRITIC_CLAIM = '''
+import numpy as np
+import pytest
+from harness import Claim, Verdict
+
+CLAIM = Claim(id="{id}", title="{id} synthetic", statement="y rises with x",
+              source="tests/test_report.py", expected=Verdict.{expected},
+              why_expected="a known slope", speaks_to={speaks_to}, regime="{regime}")
+
+
+def test_trend(claim, seeds):
+    rng = seeds.numpy()
+    x = np.linspace(0, 1, 6)
+    claim.expect_trend(x, {slope} * x[:, None] + rng.normal(0, 0.1, (6, 6)),
+                       direction="increasing", min_effect=0.5, name="y rises with x")
+    claim.control_trend(x, rng.normal(0, 0.1, (6, 6)), direction="increasing",
+                        min_effect=0.5, name="pure noise (control)")
+'''
+
+
+@pytest.fixture
+def critic_run(pytester):
+    """A critic F97 (speaks to G97) and its target G97, both supported, in other regimes."""
+    pytester.makeini("[pytest]\naddopts = -p harness.plugin -p no:cacheprovider\n")
+    pytester.makepyfile(
+        test_g97=CRITIC_CLAIM.format(id="G97", expected="SUPPORTED", speaks_to="()",
+                                     regime="short runs <i>x</i>", slope=2.0),
+        test_f97=CRITIC_CLAIM.format(id="F97", expected="SUPPORTED", speaks_to='("G97", "B1")',
+                                     regime="long runs", slope=2.0))
+    pytester.runpytest("--report-dir", "out").assert_outcomes(passed=2)
+    return pytester.path / "out"
+
+
+def test_critics_view_pairs_each_f_claim_with_the_claims_it_speaks_to(critic_run):
+    doc = results.load(critic_run / "results.json")
+    f97 = next(c for c in doc["claims"] if c["id"] == "F97")
+    assert f97["speaks_to"] == ["G97", "B1"] and f97["regime"] == "long runs"
+    pairs = critics(doc["claims"])
+    assert [(p["critic"]["id"], p["target"]["id"]) for p in pairs] == [("F97", "G97"),
+                                                                       ("F97", "B1")]
+    assert pairs[0]["critic"]["regime"] == "long runs"
+    assert pairs[0]["target"]["regime"] == "short runs <i>x</i>"
+    assert pairs[0]["target"]["present"] and not pairs[1]["target"]["present"]
+    assert "different regimes" in pairs[0]["sentence"]
+    assert "B1 is not in this run" in pairs[1]["sentence"]
+    html = (critic_run / "index.html").read_text()
+    section = html[html.index('<section id="critics"'):html.index("</section>",
+                                                                  html.index('id="critics"'))]
+    assert section.count('class="pair"') == 2
+    assert 'data-critic="F97" data-target="G97"' in section
+    assert "short runs &lt;i&gt;x&lt;/i&gt;" in section  # escaped like every claim text
+    assert section.count('<span class="badge SUPPORTED">SUPPORTED</span>') == 3
+    assert pairs[0]["sentence"].replace("<", "&lt;").replace(">", "&gt;") in section
+
+
+def test_card_back_links_are_derived_from_speaks_to(critic_run):
+    html = render(results.load(critic_run / "results.json"))
+    g97 = html[html.index('id="claim-G97"'):]
+    g97 = g97[:g97.index("</section>")]
+    assert "Spoken to by:</b> <a href=\"#claim-F97\">F97</a>" in g97  # G97 never names F97
+    f97 = html[html.index('id="claim-F97"'):]
+    assert '<b>Speaks to:</b> <a href="#claim-G97">G97</a>' in f97[:f97.index("</section>")]
+
+
+def test_no_critics_section_without_critics(run):
+    html = render(results.load(run / "a" / "results.json"))
+    assert 'id="critics"' not in html and "Spoken to by" not in html
+
+
+def _side(cid, verdict, regime="r"):
+    return {"id": cid, "verdict": verdict, "regime": regime}
+
+
+@pytest.mark.parametrize("critic, target, words", [
+    (_side("F1", "SUPPORTED", "long"), _side("G4", "SUPPORTED", "short"),
+     "No conflict in these runs: both are supported, in different regimes (F1: long; G4: short)"),
+    (_side("F1", "SUPPORTED", "same  regime"), _side("G4", "SUPPORTED", "Same regime"),
+     "They conflict: F1 and G4 are both supported in the same regime"),
+    (_side("F1", "SUPPORTED", "long"), _side("G4", "SUPPORTED", ""),
+     "but G4 states no regime"),
+    (_side("F1", "SUPPORTED"), _side("G4", "REFUTED"), "F1's challenge stands"),
+    (_side("F1", "REFUTED"), _side("G4", "SUPPORTED"), "F1's challenge does not stand"),
+    (_side("F1", "REFUTED"), _side("G4", "REFUTED"), "Neither holds"),
+    (_side("F1", "INCONCLUSIVE"), _side("G4", "SUPPORTED"),
+     "F1 is inconclusive here, so these runs show neither a conflict nor a difference"),
+    (_side("F1", "INCONCLUSIVE"), _side("G4", "INCONCLUSIVE"), "F1 and G4 are inconclusive"),
+    (_side("F1", "SUPPORTED"), None, "G4 is not in this run"),
+])
+def test_pair_sentence_says_conflict_or_regime_from_the_two_results(critic, target, words):
+    sentence = pair_sentence(critic, target, "G4")
+    assert words in sentence
+    assert sentence.count(". ") == 0 and sentence.endswith(".")  # one sentence

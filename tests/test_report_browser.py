@@ -80,3 +80,56 @@ def test_report_renders_filters_and_has_no_console_errors(browser, report):
     assert errors == []
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
+
+
+CRITIC_CLAIM = '''
+import numpy as np
+from harness import Claim, Verdict
+
+CLAIM = Claim(id="{id}", title="{id} synthetic", statement="y rises with x",
+              source="tests/test_report_browser.py", expected=Verdict.SUPPORTED,
+              why_expected="a known slope", speaks_to={speaks_to}, regime="{regime}")
+
+
+def test_trend(claim, seeds):
+    rng = seeds.numpy()
+    x = np.linspace(0, 1, 6)
+    claim.expect_trend(x, 2.0 * x[:, None] + rng.normal(0, 0.1, (6, 6)),
+                       direction="increasing", min_effect=0.5, name="y rises with x")
+    claim.control_trend(x, rng.normal(0, 0.1, (6, 6)), direction="increasing",
+                        min_effect=0.5, name="pure noise (control)")
+'''
+
+
+@pytest.fixture
+def critic_report(pytester):
+    """An F claim (F97) that speaks to G97, which does not name it back."""
+    pytester.makeini("[pytest]\naddopts = -p harness.plugin -p no:cacheprovider\n")
+    pytester.makepyfile(
+        test_g97=CRITIC_CLAIM.format(id="G97", speaks_to="()", regime="short runs"),
+        test_f97=CRITIC_CLAIM.format(id="F97", speaks_to='("G97",)', regime="long runs"))
+    pytester.runpytest("--report-dir", "out").assert_outcomes(passed=2)
+    return pytester.path / "out"
+
+
+def test_critics_view_renders_side_by_side_with_working_links(browser, critic_report):
+    browser.get((critic_report / "index.html").as_uri())
+    section = browser.find_element("id", "critics")
+    assert section.is_displayed()
+    pairs = section.find_elements("css selector", ".pair")
+    assert [(p.get_attribute("data-critic"), p.get_attribute("data-target"))
+            for p in pairs] == [("F97", "G97")]
+    critic, target = pairs[0].find_elements("css selector", ".side")
+    assert critic.location["y"] == target.location["y"]  # side by side, not stacked
+    assert critic.location["x"] < target.location["x"]
+    assert "long runs" in critic.text and "short runs" in target.text
+    assert "SUPPORTED" in critic.text and "SUPPORTED" in target.text
+    assert "different regimes" in pairs[0].find_element("css selector", ".sentence").text
+    target.find_element("css selector", 'a[href="#claim-G97"]').click()
+    assert browser.current_url.endswith("#claim-G97")
+    card = browser.find_element("id", "claim-G97")
+    back = card.find_element("css selector", ".backlinks")
+    assert "Spoken to by: F97" in back.text
+    back.find_element("css selector", 'a[href="#claim-F97"]').click()
+    assert browser.current_url.endswith("#claim-F97")
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
