@@ -1,12 +1,25 @@
-"""Estimators of the gtheory family (G6, G7, G12) against exact answers on tiny cases."""
+"""Estimators of the gtheory family (G6, G7, G12, G13) against exact answers on tiny cases."""
 import math
 
 import pytest
 import torch
 
-from fixtures.deep_linear import layer_geometry
-from fixtures.gradient_rank import build, exact_rank, per_sample_gradients, rank_record
-from fixtures.unrolling import init_mlp, theorem_k, train_unrolled, unrolling_residual
+from fixtures.deep_linear import cross_alignment, layer_geometry, train_logistic_gd
+from fixtures.deep_relu import square_loss_grads, train_square_loss_gd
+from fixtures.gradient_rank import (
+    build,
+    exact_rank,
+    per_sample_gradients,
+    planted_rank,
+    rank_record,
+)
+from fixtures.unrolling import (
+    forward,
+    init_mlp,
+    theorem_k,
+    train_unrolled,
+    unrolling_residual,
+)
 
 SPECS = [
     {"family": "mlp", "widths": [5, 3], "layer": 1},
@@ -98,3 +111,66 @@ def test_layer_geometry_of_an_aligned_rank_one_chain():
     geo = layer_geometry(weights)
     torch.testing.assert_close(geo["stable_rank"], torch.ones(1, 2, dtype=torch.float64))
     torch.testing.assert_close(geo["alignment"], torch.ones(1, 2, dtype=torch.float64))
+
+
+def test_cross_alignment_pairs_layers_of_different_runs():
+    gen = torch.Generator().manual_seed(3)
+    chains = []
+    for _ in range(2):  # two aligned rank-1 chains with different hidden directions
+        vs = [torch.randn(d, generator=gen, dtype=torch.float64) for d in (3, 4, 4, 1)]
+        vs = [v / v.norm() for v in vs]
+        chains.append([torch.outer(vs[i + 1], vs[i]) for i in range(3)])
+    weights = [torch.stack([c[i] for c in chains]) for i in range(3)]
+    torch.testing.assert_close(cross_alignment(weights, shift=0),
+                               layer_geometry(weights)["alignment"])
+    assert (cross_alignment(weights, shift=1) < 0.999).all()
+
+
+def test_logistic_gd_takes_one_data_set_per_run():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 6, 3, generator=gen, dtype=torch.float64)
+    y = torch.sign(x[..., 0])
+    w = [torch.randn(2, 4, 3, generator=gen, dtype=torch.float64),
+         torch.randn(2, 1, 4, generator=gen, dtype=torch.float64)]
+    both = train_logistic_gd(x, y, w, 0.1, 5, [5])
+    for r in range(2):  # each run alone, on its own data, gives the same weights
+        alone = train_logistic_gd(x[r], y[r], [t[r:r + 1] for t in w], 0.1, 5, [5])
+        for a, b in zip(both["weights"], alone["weights"]):
+            torch.testing.assert_close(a[r:r + 1], b, rtol=0, atol=1e-14)
+
+
+def test_square_loss_grads_match_autograd_and_lambda_per_run():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    y = torch.sign(torch.randn(7, generator=gen, dtype=torch.float64))
+    w = init_mlp(gen, 2, [5, 6, 6, 1])
+    p = [t.clone().requires_grad_(True) for t in w]
+    loss = 0.5 * (forward(p, x.expand(2, -1, -1))[..., 0] - y).pow(2).mean(-1).sum()
+    for a, b in zip(torch.autograd.grad(loss, p), square_loss_grads(w, x.expand(2, -1, -1),
+                                                                     y)[0]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+    lam = torch.tensor([0.3, 0.0], dtype=torch.float64)
+    both = train_square_loss_gd(x, y, w, 0.05, lam, 3)
+    for r in range(2):
+        alone = train_square_loss_gd(x, y, [t[r:r + 1] for t in w], 0.05, float(lam[r]), 3)
+        for a, b in zip(both["weights"], alone["weights"]):
+            torch.testing.assert_close(a[r:r + 1], b, rtol=0, atol=1e-14)
+
+
+def test_per_run_batch_sizes_in_train_unrolled():
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(20, 5, generator=gen, dtype=torch.float64)
+    y = (x[:, 0] > 0).long()
+    lr = torch.tensor([0.1, 0.1], dtype=torch.float64)
+    lam = torch.tensor([0.05, 0.05], dtype=torch.float64)
+    weights = init_mlp(gen, 2, [5, 6, 6, 2])
+    res = train_unrolled(x, y, weights, lr, lam, torch.tensor([1, 3]), 3, torch.tensor([3, 3]),
+                         torch.Generator().manual_seed(0))
+    assert unrolling_residual(res, lr, lam, torch.tensor([3, 3])).max() < 1e-13
+    assert exact_rank(res["grad_sum"][1][0]) <= 3 * 1  # batch 1: rank <= k
+    assert exact_rank(res["grad_sum"][1][1]) > 3  # batch 3: more than one sample per step
+
+
+@pytest.mark.parametrize("shape,terms", [((5, 7), 1), ((5, 7), 3), ((4, 4), 9)])
+def test_planted_rank_counts_what_was_planted(shape, terms):
+    assert planted_rank(shape, terms, seed=terms) == min(terms, *shape)
