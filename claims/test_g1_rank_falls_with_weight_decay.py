@@ -1,6 +1,10 @@
-"""G1: the rank of SGD-trained weight matrices falls as weight decay grows."""
+"""G1: the rank of SGD-trained weight matrices falls as weight decay grows, in two regimes:
+a fixed number of epochs as in the paper, and converged (the initialization decayed)."""
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from fixtures.lowrank import (
     draw_lines,
@@ -13,6 +17,8 @@ from fixtures.lowrank import (
 )
 from harness import Claim, Verdict
 
+LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
+
 CLAIM = Claim(
     id="G1",
     title="Rank falls as weight decay rises",
@@ -21,10 +27,18 @@ CLAIM = Claim(
     source="002_bee57445c622ee0c.txt (Galanti's talk: the rank-vs-weight-decay experiments "
            "and Theorem, rank <= B*ceil(log(2/eps)/(2 mu lambda)); arXiv 2206.05794)",
     expected=Verdict.SUPPORTED,
-    why_expected="Measured in the default sweep (MLP 40-64-64-64-10, MNIST-1D, 40 epochs): at "
-                 "B = 40, mu = 0.1 the mean hidden rank fell from ~55 (lambda = 0, the initial "
-                 "rank) to ~20 at lambda = 1e-2, the same for every seed.",
+    why_expected="Measured at the default budget in both arms: the per-seed rank falls with "
+                 "lambda in every seed (mean per-seed rho near -1, Page's test over seeds) "
+                 "after the paper's fixed 40 epochs at B = 40, mu = 0.1, and in the converged "
+                 "run (B = 10, mu = 0.2, 2 mu lambda T >= 2.9 ln(1/tau) for every lambda > 0), "
+                 "where the largest lambda also keeps well under 60% of the lambda = 0 rank; "
+                 "grid labels permuted within each seed do not hold.",
+    regime="two arms: 'paper-epochs' = 40 epochs (4000 steps) at B = 40, mu = 0.1, where "
+           "2 mu lambda T = 0.8..8 straddles ln(1/tau) = 6.9 (the paper's protocol, mostly "
+           "unconverged); 'converged' = 20000 steps at B = 10, mu = 0.2, 2 mu lambda T = "
+           "20..80 >= 2.9 ln(1/tau). The claim is SUPPORTED only if both are",
 )
+ARMS = ["paper-epochs", "converged"]
 
 
 def conv_arm(claim, conv) -> None:
@@ -42,76 +56,116 @@ def conv_arm(claim, conv) -> None:
                               "runs": int(ranks.size)})
 
 
-def test_rank_falls_with_weight_decay(claim, lowrank_sweep, lowrank_conv_sweep):
-    cfg = lowrank_sweep["config"]
-    central = cfg["central"]
-    res = lowrank_sweep["epochs"][central["batch_size"]]
-    lambdas = np.array(res["lambdas"])
-    mu_idx = res["mus"].index(central["mu"])
-    claim.parameters(sizes=cfg["sizes"], lambdas=res["lambdas"], mus=res["mus"],
-                     batch_sizes=cfg["batch_sizes"], epochs=cfg["epochs"],
-                     seeds=cfg["n_seeds"], primary_cell=f"B={central['batch_size']}, "
-                     f"mu={central['mu']}", **{"flags at that B": flag_summary(res)})
+def _paper_cell(sweep):
+    """(lambdas, run, per-config value -> (lambda, seed) array) at the sweep's central B, mu."""
+    central = sweep["config"]["central"]
+    res = sweep["epochs"][central["batch_size"]]
+    j = res["mus"].index(central["mu"])
+    return np.array(res["lambdas"]), res, lambda v: grid(res, flagged_as_nan(res, v))[:, j, :]
+
+
+def _converged_cell(long_run):
+    """The converged run's mu = max line over lambda (lambda, seed)."""
+    run = long_run["run"]
+    mu = max(c[1] for c in long_run["config"]["cells"])
+    lambdas = np.array(sorted({c[0] for c in long_run["config"]["cells"] if c[1] == mu}))
 
     def cell(values):
-        return grid(res, flagged_as_nan(res, values))[:, mu_idx, :]  # (lambda, seed)
+        values = flagged_as_nan(run, values)
+        return np.array([values[select(run, lam=lam, mu=mu)] for lam in lambdas])
+    return lambdas, run, cell, mu
 
-    ranks, init = cell(hidden_rank(res)), cell(hidden_rank(res, checkpoint=0))
-    claim.expect_trend(lambdas, ranks, direction="decreasing", alpha=0.01, min_effect=0.5,
-                       name="rank falls with lambda (tau = 1e-3)",
-                       meaning="Spearman over lambdas x seeds at fixed mu and B")
-    ratio = np.nanmedian(ranks[-1]) / np.nanmedian(ranks[0])
-    claim.expect_bound(ratio, upper=0.6, n=ranks.shape[1],
-                       statistic="median rank at largest lambda / at lambda = 0",
-                       name="largest lambda keeps <= 60% of the lambda = 0 rank")
-    claim.control_trend(lambdas, init, direction="decreasing", alpha=0.01, min_effect=0.5,
-                        name="same test on the networks at initialization (control)")
-    claim.measure("rank ratio largest lambda / lambda = 0", ranks[-1] / ranks[0],
+
+@pytest.mark.parametrize("regime", ARMS)
+def test_rank_falls_with_weight_decay(claim, regime, lowrank_sweep, lowrank_long_run,
+                                      lowrank_conv_sweep, seeds):
+    if regime == "paper-epochs":
+        lambdas, res, cell = _paper_cell(lowrank_sweep)
+        central = lowrank_sweep["config"]["central"]
+        bs, mu = central["batch_size"], central["mu"]
+        where = f"B = {bs}, mu = {mu}, {lowrank_sweep['config']['epochs']} epochs"
+    else:
+        lambdas, res, cell, mu = _converged_cell(lowrank_long_run)
+        bs = res["batch_size"]
+        where = f"B = {bs}, mu = {mu}, {int(res['steps'][-1])} steps"
+    steps = int(res["steps"][-1])
+    horizon = {f"{lam:g}": 2 * mu * lam * steps for lam in lambdas}
+    pos = [h for h in horizon.values() if h > 0]
+    span = f"2 mu lambda T = {min(pos):.1f}..{max(pos):.1f} vs ln(1/tau) = {LN:.1f}"
+    claim.parameters(regime=regime, cell=where, lambdas=list(lambdas), steps=steps,
+                     seeds=res["n_seeds"], horizon_2_mu_lambda_T=horizon,
+                     flags=flag_summary(res))
+    ranks = cell(hidden_rank(res))
+    claim.expect_trend(lambdas, ranks, direction="decreasing", min_effect=0.5,
+                       name=f"rank falls with lambda, {regime} ({where}; {span})",
+                       meaning="mean per-seed Spearman over lambdas, Page's test with seeds "
+                               "as blocks (tau = 1e-3)")
+    permuted = seeds.numpy(0).permuted(ranks, axis=0)
+    claim.control_trend(lambdas, permuted, direction="decreasing", min_effect=0.5,
+                        name="lambda labels permuted within each seed (control: could hold "
+                             "by chance, must not)")
+    ratio = ranks[-1] / ranks[0]
+    if regime == "converged":
+        claim.expect_compare(ratio, 1.0, alternative="less", min_effect=0.4, units="seeds",
+                             name=f"largest lambda keeps <= 60% of the lambda = 0 rank "
+                                  f"({regime}, 2 mu lambda T = {max(pos):.0f})",
+                             meaning="per-seed rank ratio, one-sample Wilcoxon against 1")
+    else:
+        claim.sensitivity_compare(ratio, 1.0, alternative="less", min_effect=0.4,
+                                  units="seeds", name="largest lambda keeps <= 60% of the "
+                                                      "lambda = 0 rank (3 seeds cannot "
+                                                      "decide a Wilcoxon at alpha = 0.01)")
+    claim.measure("rank ratio largest lambda / lambda = 0", ratio,
                   meaning="per seed; 1 = no rank loss")
+    claim.measure("mean hidden rank per lambda", np.nanmedian(ranks, 1))
     claim.sensitivity_trend(lambdas, cell(hidden_rank(res, tau=1e-2)), direction="decreasing",
-                            alpha=0.01, min_effect=0.5, name="tau = 1e-2")
+                            min_effect=0.5, name="tau = 1e-2")
     claim.sensitivity_trend(lambdas, cell(hidden_rank(res, stable=True)),
-                            direction="decreasing", alpha=0.01, min_effect=0.5,
-                            name="stable rank")
-    for bs, other in lowrank_sweep["epochs"].items():
-        for j, mu in enumerate(other["mus"]):
-            if (bs, mu) == (central["batch_size"], central["mu"]):
-                continue
-            y = grid(other, flagged_as_nan(other, hidden_rank(other)))[:, j, :]
-            claim.sensitivity_trend(lambdas, y, direction="decreasing", alpha=0.01,
-                                    min_effect=0.5, name=f"B = {bs}, mu = {mu}")
-    if lowrank_conv_sweep is not None:
-        conv_arm(claim, lowrank_conv_sweep)
-    claim.note("The effect floor |rho| >= 0.5 is ours; the catalogue asks only rho < 0 with "
-               "p < 0.01. The rank is the paper's (Frobenius-normalized, sigma > tau, mean over "
-               "the three hidden matrices, classifier excluded). The first matrix (64 x 40) "
-               "is capped at 40; the drop happens in the square ones.")
-    claim.note("At B = 160 (only 1000 steps in 40 epochs) the decay horizon 2 mu lambda T is "
-               "< 7 = ln(1/tau) for most cells, and the rank has not moved yet there: see the "
-               "sensitivity rows.")
+                            direction="decreasing", min_effect=0.5, name="stable rank")
+    if regime == "converged":
+        # settled: the rank 20% of the run earlier equals the final one
+        k = int(round(0.8 * (len(res["steps"]) - 1)))
+        earlier = cell(hidden_rank(res, checkpoint=k))
+        change = np.abs(ranks[1:] - earlier[1:]).mean(0)
+        claim.sensitivity_compare(change, 1.0, alternative="less", min_effect=0.5,
+                                  units="seeds", name=f"settled: |rank change| over the last "
+                                  f"20% of steps (from step {int(res['steps'][k])}) < 1")
+        claim.measure("|rank change| over the last 20% of steps, lambda > 0", change)
+        acc = cell(res["train_acc"][-1].numpy())
+        claim.note("Train accuracy (median of seeds) per lambda in the converged arm: "
+                   + ", ".join(f"{lam:g}: {np.nanmedian(a):.2f}" for lam, a in
+                               zip(lambdas, acc)) + ".")
+    else:
+        for other_bs, other in lowrank_sweep["epochs"].items():
+            for j, other_mu in enumerate(other["mus"]):
+                if (other_bs, other_mu) == (bs, mu):
+                    continue
+                y = grid(other, flagged_as_nan(other, hidden_rank(other)))[:, j, :]
+                h = 2 * other_mu * max(lambdas) * int(other["steps"][-1])
+                claim.sensitivity_trend(lambdas, y, direction="decreasing", min_effect=0.5,
+                                        name=f"B = {other_bs}, mu = {other_mu} (2 mu "
+                                             f"lambda_max T = {h:.1f})")
+        if lowrank_conv_sweep is not None:
+            conv_arm(claim, lowrank_conv_sweep)
+    claim.note("The floor |rho| >= 0.5 is ours; the catalogue asks only rho < 0 with "
+               "p < 0.01. Units are seeds (each seed's init and data order shared across "
+               "lambda: blocks). The rank is the paper's (Frobenius-normalized, sigma > tau, "
+               "mean over the three hidden matrices, classifier excluded); the first matrix "
+               "(64 x 40) is capped at 40, the drop happens in the square ones.")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    colors = plt.cm.viridis(np.linspace(0, 0.85, len(res["mus"])))
     x_plot = np.where(lambdas > 0, lambdas, lambdas[lambdas > 0].min() / 3)
-    for j, mu in enumerate(res["mus"]):
-        y = grid(res, flagged_as_nan(res, hidden_rank(res)))[:, j, :]
-        draw_lines(axes[0], x_plot, y, colors[j], f"mu = {mu}", log_x=True)
+    draw_lines(axes[0], x_plot, ranks, "C0", "final", log_x=True)
     axes[0].set(xlabel="lambda (lambda = 0 drawn at the left end)",
-                ylabel="mean hidden rank (tau = 1e-3)",
-                title=f"final rank vs lambda, B = {central['batch_size']}")
-    axes[0].legend(fontsize=8)
-    small = lowrank_sweep["epochs"][min(lowrank_sweep["epochs"])]
-    lam_colors = plt.cm.plasma(np.linspace(0, 0.85, len(small["lambdas"])))
-    epochs = np.arange(len(small["steps"]))  # one checkpoint per epoch
-    over_time = hidden_rank(small, checkpoint=slice(None))  # (K, C)
-    for i, lam in enumerate(small["lambdas"]):
-        mask = select(small, lam=lam, mu=central["mu"])
-        axes[1].plot(epochs, np.median(over_time[:, mask], axis=1), color=lam_colors[i],
-                     label=f"lambda = {lam:g}")
-    axes[1].set(xlabel="epoch", ylabel="mean hidden rank (median of seeds)",
-                title=f"rank during training, B = {small['batch_size']}, mu = {central['mu']}")
+                ylabel="mean hidden rank (tau = 1e-3)", title=f"{regime}: {where}")
+    over_time = hidden_rank(res, checkpoint=slice(None))  # (K, C)
+    colors = plt.cm.plasma(np.linspace(0, 0.85, len(lambdas)))
+    for i, lam in enumerate(lambdas):
+        mask = select(res, lam=lam, mu=mu)
+        axes[1].plot(res["steps"].numpy(), np.median(over_time[:, mask], axis=1),
+                     color=colors[i], label=f"lambda = {lam:g}")
+    axes[1].set(xlabel="step", ylabel="mean hidden rank (median of seeds)",
+                title="rank during training")
     axes[1].legend(fontsize=8)
-    claim.plot(fig, caption="Left: final rank vs lambda, one thin line per seed, thick = "
-                            "median. Right: rank during training for each lambda (the talk's "
-                            "'ranks evolving during training'): lambda = 0 stays at the "
-                            "initial rank.")
+    claim.plot(fig, caption="Left: final rank vs lambda (thin: seeds, thick: median). Right: "
+                            "rank during training; lambda = 0 stays at the initial rank.")

@@ -1,11 +1,13 @@
 """G4: without weight decay the rank barely moves and the batch-size effect weakens."""
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats as st
 
-from fixtures.lowrank import flag_summary, hidden_rank, select, usable
+from fixtures.lowrank import flag_summary, flagged_as_nan, grid, hidden_rank, select
 from harness import Claim, Verdict
-from harness.stats import correlation_se
+
+LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
 
 CLAIM = Claim(
     id="G4",
@@ -16,70 +18,113 @@ CLAIM = Claim(
            "then the rank is not changing'; 'this effect seems to disappear when we don't use "
            "regularization')",
     expected=Verdict.SUPPORTED,
-    why_expected="Measured: every lambda = 0 run ended within 1-2% of its initial rank, at every "
-                 "B and mu; with lambda = 1e-2 the rank fell to ~35% of it at small B.",
+    why_expected="Measured at the default budget: after 20000 steps without decay every seed "
+                 "kept >= 98% of its initial rank (7 seeds, one-sample Wilcoxon against 0.9), "
+                 "while the lambda = 1e-2 runs of the same long run fell to about a third (the "
+                 "control that could have held); with the paper's fixed epochs the difference "
+                 "rank(lambda = 5e-3) - rank(lambda = 0) rises with B in every seed (the batch-"
+                 "size effect is a decay effect), while lambda = 0 alone and permuted labels do "
+                 "not hold.",
+    regime="rank kept: the long run (20000 steps at B = 10, mu in {0.05, 0.1, 0.2}, the longest "
+           "horizon in the suite; the fixed-epoch sweep as a sensitivity row); batch-size "
+           "effect: the paper's fixed 40 epochs at B in {10, 40, 160}, mu = 0.1",
 )
 
 
-def _ratios(sweep, lam):
-    """final / initial mean hidden rank of every usable run with this lambda, over all B, mu."""
-    out = []
+def _long_ratio(long_run, lam):
+    """Per seed, the smallest final / initial rank over the long run's cells at lambda."""
+    run = long_run["run"]
+    ratio = flagged_as_nan(run, hidden_rank(run) / hidden_rank(run, checkpoint=0))
+    seed = run["seed"].numpy()
+    mask = np.isclose(run["lam"].numpy(), lam)
+    return np.array([np.nanmin(ratio[mask & (seed == s)]) for s in range(run["n_seeds"])])
+
+
+def _over_b(sweep, lam, mu, values_of=hidden_rank):
+    """(B, seed) array at one (lambda, mu) over the fixed-epoch sweep's batch sizes."""
+    rows = []
     for res in sweep["epochs"].values():
-        mask = select(res, lam=lam) & usable(res)
-        out.append(hidden_rank(res)[mask] / hidden_rank(res, checkpoint=0)[mask])
-    return np.concatenate(out)
+        i, j = res["lambdas"].index(lam), res["mus"].index(mu)
+        rows.append(grid(res, flagged_as_nan(res, values_of(res)))[i, j])
+    return np.array(rows)
 
 
-def _batch_rho(sweep, lam, mu):
-    b, r = [], []
-    for bs, res in sweep["epochs"].items():
-        mask = select(res, lam=lam, mu=mu) & usable(res)
-        b += [bs] * int(mask.sum())
-        r += list(hidden_rank(res)[mask])
-    rho = st.spearmanr(b, r).statistic
-    return 0.0 if np.isnan(rho) else abs(rho), len(b)  # constant ranks: no batch-size effect
-
-
-def test_no_decay_no_rank_loss(claim, lowrank_sweep):
-    cfg = lowrank_sweep["config"]
+def test_no_decay_no_rank_loss(claim, lowrank_sweep, lowrank_long_run, seeds):
+    cfg, long_cfg = lowrank_sweep["config"], lowrank_long_run["config"]
     lam_pos, mu = cfg["central"]["lam"], cfg["central"]["mu"]
-    lam_max = max(cfg["lambdas"])
-    claim.parameters(lambdas=cfg["lambdas"], mus=cfg["mus"], batch_sizes=cfg["batch_sizes"],
-                     epochs=cfg["epochs"], flags={int(b): flag_summary(r) for b, r in
-                                                  lowrank_sweep["epochs"].items()})
-    zero = _ratios(lowrank_sweep, 0.0)
-    claim.expect_bound(zero.min(), lower=0.9, n=zero.size,
-                       statistic="min over lambda = 0 runs of final / initial rank",
-                       name="lambda = 0 keeps >= 90% of the initial rank (every B, mu, seed)")
-    (rho0, n0), (rho_pos, n_pos) = (_batch_rho(lowrank_sweep, 0.0, mu),
-                                    _batch_rho(lowrank_sweep, lam_pos, mu))
-    claim.expect_bound(rho0, upper=rho_pos, statistic="|Spearman(B, rank)| at lambda = 0",
+    run = lowrank_long_run["run"]
+    long_lams = sorted({c[0] for c in long_cfg["cells"]})
+    lam_big = max(long_lams)
+    zero_mus = sorted(c[1] for c in long_cfg["cells"] if c[0] == 0)
+    claim.parameters(long_run={"batch_size": long_cfg["batch_size"], "steps": long_cfg["steps"],
+                               "lambda0_mus": zero_mus, "seeds": long_cfg["n_seeds"]},
+                     sweep={"lambdas": cfg["lambdas"], "mus": cfg["mus"],
+                            "batch_sizes": cfg["batch_sizes"], "epochs": cfg["epochs"],
+                            "seeds": cfg["n_seeds"]},
+                     flags={"long": flag_summary(run), **{int(b): flag_summary(r) for b, r in
+                                                         lowrank_sweep["epochs"].items()}})
+    zero = _long_ratio(lowrank_long_run, 0.0)
+    claim.expect_compare(zero, 0.9, alternative="greater", min_effect=0.05, units="seeds",
+                         name=f"lambda = 0 keeps >= 90% of the initial rank after "
+                              f"{long_cfg['steps']} steps (B = {long_cfg['batch_size']}, every "
+                              f"mu in {zero_mus}; the ratio must clear 0.95)",
+                         meaning="per seed the smallest final / initial rank over its "
+                                 "lambda = 0 runs; one-sample Wilcoxon against 0.9")
+    big = _long_ratio(lowrank_long_run, lam_big)
+    h = 2 * min(c[1] for c in long_cfg["cells"] if c[0] == lam_big) * lam_big * \
+        long_cfg["steps"]
+    claim.control_compare(big, 0.9, alternative="greater", min_effect=0.05, units="seeds",
+                          name=f"the same on the lambda = {lam_big:g} runs of the long run "
+                               f"(control: 2 mu lambda T >= {h:.0f}, they fall)")
+    # the batch-size effect, with and without decay: the interaction, as a blocked trend
+    pos, plain = _over_b(lowrank_sweep, lam_pos, mu), _over_b(lowrank_sweep, 0.0, mu)
+    batch_sizes = np.array(list(lowrank_sweep["epochs"]))
+    claim.expect_trend(batch_sizes, pos - plain, direction="increasing", min_effect=0.5,
                        name=f"batch-size effect weaker at lambda = 0 than at lambda = "
-                            f"{lam_pos:g} (mu = {mu})")
-    largest = _ratios(lowrank_sweep, lam_max)
-    claim.control_bound(largest.min(), lower=0.9, n=largest.size,
-                        statistic=f"min over lambda = {lam_max:g} runs of final / initial rank",
-                        name="the same assertion on the lambda > 0 arm (control: it falls)")
-    for tau in (1e-2,):
-        z = np.concatenate([hidden_rank(r, tau)[select(r, lam=0.0) & usable(r)]
-                            / hidden_rank(r, tau, 0)[select(r, lam=0.0) & usable(r)]
-                            for r in lowrank_sweep["epochs"].values()])
-        claim.sensitivity_bound(z.min(), lower=0.9, n=z.size, name=f"tau = {tau:g}",
-                                statistic="min final / initial rank at lambda = 0")
-    claim.measure("final / initial rank, lambda = 0", zero)
-    claim.measure(f"final / initial rank, lambda = {lam_max:g}", largest)
-    claim.measure("|Spearman(B, rank)| lambda = 0 minus lambda > 0", rho0 - rho_pos,
-                  floor=float(np.hypot(correlation_se(rho0, n0) or 0.0,
-                                       correlation_se(rho_pos, n_pos) or 0.0)))
-    claim.note("The comparison of |rho| is a deterministic bound on two Spearman "
-               "coefficients over B x seeds at mu = 0.1, not a test with a p-value; the "
-               "lambda > 0 value comes from the centre of the grid (as G3).")
+                            f"{lam_pos:g} (mu = {mu}, {cfg['epochs']} epochs): rank(lambda > "
+                            "0) - rank(lambda = 0) rises with B",
+                       meaning="interaction as a trend of the paired difference, Page's test "
+                               "with seeds as blocks")
+    claim.control_trend(batch_sizes, plain, direction="increasing", min_effect=0.5,
+                        name=f"lambda = 0 alone: rank rises with B (control: no decay, no "
+                             f"batch-size effect predicted)")
+    claim.control_trend(batch_sizes, seeds.numpy(0).permuted(pos - plain, axis=0),
+                        direction="increasing", min_effect=0.5,
+                        name="B labels permuted within each seed (control)")
+    sweep_zero = []
+    for res in lowrank_sweep["epochs"].values():
+        r = flagged_as_nan(res, hidden_rank(res) / hidden_rank(res, checkpoint=0))
+        sweep_zero.append(grid(res, r)[res["lambdas"].index(0.0)])  # (mu, seed)
+    sweep_zero = np.nanmin(np.concatenate(sweep_zero), axis=0)  # per seed over B and mu
+    claim.sensitivity_compare(sweep_zero, 0.9, alternative="greater", min_effect=0.05,
+                              units="seeds", name=f"fixed-epoch sweep: lambda = 0 keeps >= 90% "
+                              f"(every B, mu; {cfg['n_seeds']} seeds cannot decide a Wilcoxon "
+                              "at alpha = 0.01)")
+    ratio_tau2 = flagged_as_nan(run, hidden_rank(run, 1e-2) / hidden_rank(run, 1e-2, 0))
+    claim.sensitivity_compare(
+        np.array([np.nanmin(ratio_tau2[select(run, lam=0.0) & (run["seed"].numpy() == s)])
+                  for s in range(run["n_seeds"])]), 0.9, alternative="greater",
+        min_effect=0.05, units="seeds", name="tau = 1e-2 (long run, lambda = 0)")
+    claim.measure("final / initial rank, lambda = 0, long run (per seed, min)", zero)
+    claim.measure(f"final / initial rank, lambda = {lam_big:g}, long run (per seed, min)", big)
+    claim.measure("final / initial rank, lambda = 0, fixed-epoch sweep (per seed, min)",
+                  sweep_zero)
+    claim.note(f"lambda = 0 after {long_cfg['steps']} steps: per-seed smallest final / initial "
+               f"rank {np.nanmin(zero):.3f} to {np.nanmax(zero):.3f}; at lambda = {lam_big:g}: "
+               f"{np.nanmin(big):.2f} to {np.nanmax(big):.2f}. Fixed-epoch sweep at lambda = 0, "
+               f"every B and mu: {np.nanmin(sweep_zero):.3f} to {np.nanmax(sweep_zero):.3f}.")
+    claim.note("The second primary tests the interaction (the catalogue's |Spearman(B, rank)| "
+               "at lambda = 0 below the same at lambda > 0) as a trend of the per-seed "
+               "difference rank(lambda > 0) - rank(lambda = 0) over B: both lines share each "
+               "seed's init and data order, so the seed is the block.")
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    parts = [_ratios(lowrank_sweep, lam) for lam in cfg["lambdas"]]
-    ax.boxplot(parts, tick_labels=[f"{lam:g}" for lam in cfg["lambdas"]])
+    parts = [flagged_as_nan(run, hidden_rank(run) / hidden_rank(run, checkpoint=0))[
+        select(run, lam=lam)] for lam in long_lams]
+    ax.boxplot(parts, tick_labels=[f"{lam:g}" for lam in long_lams])
     ax.axhline(0.9, color="red", ls="--", lw=1, label="0.9 x initial rank")
     ax.set(xlabel="lambda", ylabel="final / initial mean hidden rank",
-           title="all batch sizes and learning rates")
+           title=f"long run: {long_cfg['steps']} steps, B = {long_cfg['batch_size']}")
     ax.legend(fontsize=8)
-    claim.plot(fig, caption="Final over initial rank per lambda, over every B, mu and seed.")
+    claim.plot(fig, caption="Final over initial rank per lambda in the long run (every mu and "
+                            "seed).")

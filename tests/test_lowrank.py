@@ -102,3 +102,43 @@ def test_truncate_to_rank_is_eckart_young():
     assert torch.linalg.matrix_rank(cut).tolist() == [1, 3, 5]
     s = torch.linalg.svdvals(w)
     assert torch.allclose(torch.linalg.matrix_norm(w - cut)[0], s[0, 1:].norm())
+
+
+def _tiny_split(n=40, d=6, k=3, seed=0):
+    from fixtures.data import Split
+    rng = np.random.default_rng(seed)
+    return Split(rng.normal(size=(n, d)), rng.integers(0, k, n), rng.normal(size=(10, d)),
+                 rng.integers(0, k, 10))
+
+
+def test_run_grid_is_run_configs_in_grid_order():
+    """run_grid = run_configs over lambda-major cells: same numbers, and ``grid`` reads them."""
+    from fixtures.lowrank import grid, run_configs, run_grid
+    from harness.seeds import Seeds
+    data, seeds = _tiny_split(), Seeds(1, "t")
+    res = run_grid(data, [6, 8, 8, 3], [0.0, 1e-2], [0.1, 0.2], 2, 8, 10, 5, 1, seeds, "cpu")
+    cells = [(lam, mu) for lam in (0.0, 1e-2) for mu in (0.1, 0.2)]
+    ref = run_configs(data, [6, 8, 8, 3], cells, 2, 8, 10, 5, 1, seeds, "cpu")
+    for a, b in zip(res["sv"], ref["sv"]):
+        assert torch.equal(a, b)
+    lam = grid(res, res["lam"].numpy())
+    assert np.all(lam[1] == 1e-2) and np.all(lam[0] == 0.0)
+    assert np.all(grid(res, res["mu"].numpy())[:, 1] == 0.2)
+    assert np.all(grid(res, res["seed"].numpy())[..., 1] == 1)
+
+
+def test_run_configs_shares_init_per_seed_and_order_per_cell():
+    """Same seed: same init in every cell; with order_per_cell two identical cells (same
+    lambda, mu, seed) still see different data orders, so they end apart."""
+    from fixtures.lowrank import run_configs
+    from harness.seeds import Seeds
+    data = _tiny_split()
+    kw = dict(data=data, sizes=[6, 8, 3], cells=[(1e-2, 0.1), (1e-2, 0.1)], n_seeds=2,
+              batch_size=8, steps=10, checkpoint_every=10, eval_every=1,
+              seeds=Seeds(2, "t"), device="cpu")
+    shared, per_cell = run_configs(**kw), run_configs(**kw, order_per_cell=True)
+    for res in (shared, per_cell):
+        sv0 = res["sv"][0][0]  # at init: (C, r), C = cell * n_seeds + seed
+        assert torch.equal(sv0[0], sv0[2]) and not torch.equal(sv0[0], sv0[1])
+    assert torch.equal(shared["sv"][0][-1][0], shared["sv"][0][-1][2])
+    assert not torch.equal(per_cell["sv"][0][-1][0], per_cell["sv"][0][-1][2])
