@@ -49,6 +49,7 @@ def from_results(document: dict[str, Any]) -> dict[str, Any]:
             c["id"]: {
                 "verdict": c["verdict"],
                 "code_hash": c.get("code_hash", ""),
+                "calibration": c.get("calibration"),
                 "arms": {t.get("arm", t["nodeid"]): t["verdict"] for t in c.get("tests", [])},
                 "figures": {figure_key(f): {k: f.get(k) for k in
                                             ("mean", "std", "n", "floor", "unit")}
@@ -132,7 +133,8 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
             continue
         if base["verdict"] != now["verdict"]:
             verdicts.append({"claim": claim_id, "baseline": base["verdict"],
-                             "run": now["verdict"]})
+                             "run": now["verdict"],
+                             "calibration": base.get("calibration") or now.get("calibration")})
         for key in sorted(set(base["figures"]) | set(now["figures"])):
             b, r = base["figures"].get(key), now["figures"].get(key)
             if b is None or r is None:
@@ -173,7 +175,10 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
     for d in comparison["environment_diff"]:
         lines.append(f"  env  {d['key']}: {d['baseline']} -> {d['run']}")
     for v in comparison["verdict_changes"]:
-        lines.append(f"  VERDICT {v['claim']}: {v['baseline']} -> {v['run']}")
+        cal = v.get("calibration") or {}
+        flips = (f" (calibrated: {cal['at_expected']} of {cal['k']} seeds at "
+                 f"{cal['expected']})" if cal.get("k") else "")
+        lines.append(f"  VERDICT {v['claim']}: {v['baseline']} -> {v['run']}{flips}")
     for c in comparison.get("code_changed", []):
         lines.append(f"  CODE {c['claim']}: claim code changed since the baseline "
                      f"({c['baseline_verdict']} -> {c['run_verdict']}); refresh the baseline")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from . import baseline, environment, results
+from . import baseline, calibration, environment, results
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
 from .codehash import code_hash
@@ -30,6 +30,7 @@ OPTIONS = {  # option -> (environment variable, default)
     "baseline": ("CLAIMS_BASELINE", None),
     "save_baseline": ("CLAIMS_SAVE_BASELINE", None),
     "baseline_k": ("CLAIMS_BASELINE_K", str(baseline.DEFAULT_K)),
+    "calibration": ("CLAIMS_CALIBRATION", None),
 }
 
 
@@ -62,6 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a figure drifts when it moves more than K seed standard deviations "
                          "(or its declared floor) from the baseline (env CLAIMS_BASELINE_K; "
                          f"default {baseline.DEFAULT_K:g})")
+    group.addoption("--calibration", default=env["calibration"], metavar="PATH",
+                    help="a calibration.json (python -m harness.calibrate): show each claim's "
+                         "share of seeds at its expected verdict beside the verdict, and store "
+                         "it in a saved baseline (env CLAIMS_CALIBRATION)")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -90,6 +95,12 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             config.claims_baseline = baseline.load(opt.baseline, opt.budget, opt.claims_seed)
         except baseline.BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.claims_calibration = None
+    if opt.calibration and not _is_worker(config):
+        try:
+            config.claims_calibration = calibration.load(opt.calibration)
+        except calibration.CalibrationError as exc:
             raise pytest.UsageError(str(exc)) from None
     worker = config.workerinput.get("workerid") if _is_worker(config) else None
     try:
@@ -242,6 +253,8 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         "suite_runtime_s": time.perf_counter() - config.claims_started,
         "claims": results.aggregate(records),
     }
+    if config.claims_calibration is not None:
+        attach_calibration(document, config.claims_calibration, config.option.calibration)
     if config.claims_baseline is not None:
         document["baseline"] = baseline.compare(config.claims_baseline, document,
                                                 config.option.baseline_k, config.option.baseline)
@@ -273,6 +286,24 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         config.claims_report_path = build(document, report_dir)
     except Exception as exc:  # the evidence is already on disk: say so, keep going
         config.claims_report_error = f"{type(exc).__name__}: {exc}"
+
+
+def attach_calibration(document: dict[str, Any], cal: dict[str, Any], path: str) -> None:
+    """Each claim's calibrated stability (share of seeds at its expected verdict)."""
+    stab = calibration.stability(cal)
+    document["calibration"] = {"path": str(path), "k": cal.get("k"), "seeds": len(cal["runs"]),
+                               "budget": cal.get("budget"),
+                               "calibration_seed": cal.get("calibration_seed")}
+    for c in document["claims"]:
+        c["calibration"] = stab.get(c["id"])
+
+
+def stability_text(c: dict[str, Any]) -> str:
+    s = c.get("calibration")
+    if not s or not s.get("k"):
+        return ""
+    return f"{s['at_expected']}/{s['k']} seeds at {s['expected']}" + (
+        ", opposite decision seen" if s.get("opposite") else "")
 
 
 KEY_WIDTH = 34
@@ -321,7 +352,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         tr.write_line(
             f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat:<{KEY_WIDTH}} "
             f"{_interval_vs_floor(key) if key else '-':<30} "
-            f"{key.get('outcome', '-') if key else '-':<11} {c['runtime_s']:>6.1f}s{mark}")
+            f"{key.get('outcome', '-') if key else '-':<11} {c['runtime_s']:>6.1f}s{mark}"
+            + (f"  [calibrated: {stability_text(c)}]" if stability_text(c) else ""))
         if len(c.get("tests", [])) > 1:
             for t in c["tests"]:
                 flag = "" if t["verdict"] == t.get("expected", c["expected"]) else "  <-- arm differs"

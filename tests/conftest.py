@@ -68,3 +68,10 @@ def synthetic_suite(pytester):
 
     pytester.makeini("[pytest]\naddopts = -p harness.plugin -p no:cacheprovider\n")
     return make
+
+
+@pytest.fixture(scope="session")
+def synthetic_claim_source():
+    """SYNTHETIC_CLAIM, for fixtures wider than pytester's (format it with id, expected,
+    slopes)."""
+    return SYNTHETIC_CLAIM

@@ -1,0 +1,187 @@
+"""Calibration files: how often each claim's verdict survives other master seeds.
+
+A calibration runs the suite under K master seeds (``python -m harness.calibrate``) and keeps,
+per seed and claim, the verdict, each arm's verdict and every primary's estimate and interval.
+Everything else (counts, the share at the expected verdict with its Clopper-Pearson interval,
+opposite decisions) is summarized from those runs, so partial calibrations (a range of seeds
+per machine) merge by concatenating their runs.
+
+Schema version 1:
+  {"schema": "claims-calibration", "version": 1, "calibration_seed", "budget", "k",
+   "pytest_args": [...], "environment": {...},
+   "runs": [{"index", "master_seed", "suite_runtime_s", "claims": {id: {"verdict",
+             "expected", "title", "arms": {arm: {"verdict", "expected"}},
+             "primaries": {"arm :: name": {"estimate", "low", "high", "outcome", "threshold",
+                                           "comparison", "null", "floor", "statistic"}}}}}],
+   "claims": {id: summary (see ``summarize``)}}
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from scipy import stats as st
+
+from .results import write
+from .seeds import derive_seed
+
+SCHEMA = "claims-calibration"
+VERSION = 1
+LEVEL = 0.95  # the Clopper-Pearson interval on the share of seeds at the expected verdict
+OPPOSITE = {"SUPPORTED": "REFUTED", "REFUTED": "SUPPORTED"}
+
+
+class CalibrationError(ValueError):
+    """A calibration file that cannot be used, with the file and the fix in the message."""
+
+
+def master_seeds(calibration_seed: int, k: int) -> list[int]:
+    """The K master seeds of a calibration: reproducible from the calibration seed, and
+    independent of how the K are split into ranges."""
+    return [derive_seed(calibration_seed, "calibration", i) % (2 ** 31) for i in range(k)]
+
+
+def run_record(index: int, master_seed: int, document: dict[str, Any]) -> dict[str, Any]:
+    """What a calibration keeps of one seed's results document."""
+    claims = {}
+    for c in document["claims"]:
+        primaries = {}
+        for e in c["evidence"]:
+            if e.get("role") != "primary":
+                continue
+            arm = next((t.get("arm", "") for t in c["tests"] if t["nodeid"] == e.get("nodeid")),
+                       "")
+            primaries[f"{arm} :: {e['name']}"] = {
+                "estimate": e.get("observed"), "low": e.get("ci_low"), "high": e.get("ci_high"),
+                "outcome": e.get("outcome"), "threshold": e.get("threshold"),
+                "comparison": e.get("comparison"), "null": e.get("null"),
+                "floor": e.get("floor"), "statistic": e.get("statistic"),
+                "exact": bool(e.get("exact"))}
+        claims[c["id"]] = {
+            "verdict": c["verdict"], "expected": c["expected"], "title": c["title"],
+            "arms": {t.get("arm", t["nodeid"]): {"verdict": t["verdict"],
+                                                 "expected": t.get("expected", c["expected"])}
+                     for t in c["tests"]},
+            "primaries": primaries}
+    return {"index": index, "master_seed": master_seed,
+            "suite_runtime_s": document.get("suite_runtime_s"), "claims": claims}
+
+
+def _share(at: int, k: int) -> dict[str, Any]:
+    if k == 0:
+        return {"at_expected": 0, "k": 0, "share": None, "share_ci": [None, None]}
+    ci = st.binomtest(at, k).proportion_ci(confidence_level=LEVEL, method="exact")
+    return {"at_expected": at, "k": k, "share": at / k, "share_ci": [ci.low, ci.high]}
+
+
+def _opposite(expected: str, verdicts: list[str]) -> bool:
+    """A false alarm: the opposite decision of the expected one, or both decisions seen."""
+    if expected in OPPOSITE:
+        return OPPOSITE[expected] in verdicts
+    return "SUPPORTED" in verdicts and "REFUTED" in verdicts
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per claim: verdict counts, share at expected (Clopper-Pearson), opposite decisions,
+    per-arm counts and each primary's estimate and interval per seed."""
+    runs = sorted(runs, key=lambda r: r["index"])
+    ids = sorted({cid for r in runs for cid in r["claims"]},
+                 key=lambda c: (c[0], int("".join(ch for ch in c[1:] if ch.isdigit()) or 0), c))
+    out = {}
+    for cid in ids:
+        seen = [(r, r["claims"][cid]) for r in runs if cid in r["claims"]]
+        last = seen[-1][1]
+        expected = last["expected"]
+        verdicts = [c["verdict"] for _, c in seen]
+        arms = {}
+        for arm in sorted({a for _, c in seen for a in c["arms"]}):
+            rows = [c["arms"][arm] for _, c in seen if arm in c["arms"]]
+            arm_verdicts = [x["verdict"] for x in rows]
+            arms[arm] = {"expected": rows[-1]["expected"],
+                         "counts": {v: arm_verdicts.count(v) for v in sorted(set(arm_verdicts))},
+                         **_share(sum(x["verdict"] == x["expected"] for x in rows), len(rows))}
+        primaries = {}
+        for key in sorted({k for _, c in seen for k in c["primaries"]}):
+            points = [{"master_seed": r["master_seed"], "index": r["index"],
+                       **{f: c["primaries"][key][f] for f in
+                          ("estimate", "low", "high", "outcome")}}
+                      for r, c in seen if key in c["primaries"]]
+            meta = next(c["primaries"][key] for _, c in reversed(seen) if key in c["primaries"])
+            primaries[key] = {**{f: meta.get(f) for f in ("threshold", "comparison", "null",
+                                                           "floor", "statistic", "exact")},
+                              "points": points}
+        out[cid] = {
+            "title": last["title"], "expected": expected,
+            "counts": {v: verdicts.count(v) for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")},
+            **_share(verdicts.count(expected), len(verdicts)),
+            "opposite": _opposite(expected, verdicts),
+            "per_seed": [{"index": r["index"], "master_seed": r["master_seed"],
+                          "verdict": c["verdict"]} for r, c in seen],
+            "arms": arms, "primaries": primaries}
+    return out
+
+
+def document(runs: list[dict[str, Any]], *, calibration_seed: int, budget: str, k: int,
+             pytest_args: list[str], environment: dict[str, Any] | None) -> dict[str, Any]:
+    return {"schema": SCHEMA, "version": VERSION, "calibration_seed": calibration_seed,
+            "budget": budget, "k": k, "pytest_args": list(pytest_args),
+            "environment": environment or {},
+            "runs": sorted(runs, key=lambda r: r["index"]), "claims": summarize(runs)}
+
+
+def load(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    fix = "make one with `python -m harness.calibrate --seeds K --out DIR`"
+    if not path.is_file():
+        raise CalibrationError(f"calibration {path}: no such file; {fix}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"calibration {path}: not valid JSON ({exc}); the file is "
+                               f"corrupt or truncated: {fix}") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise CalibrationError(f"calibration {path}: schema {got!r}, expected {SCHEMA!r}")
+    if data.get("version") != VERSION:
+        raise CalibrationError(f"calibration {path}: version {data.get('version')!r}, this "
+                               f"harness reads version {VERSION}; {fix}")
+    if not isinstance(data.get("runs"), list):
+        raise CalibrationError(f"calibration {path}: no 'runs': truncated or hand-edited; {fix}")
+    return data
+
+
+def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
+    """One calibration from parts run on different machines (ranges of the same K seeds)."""
+    if not documents:
+        raise CalibrationError("merge needs at least one calibration file")
+    first = documents[0]
+    for doc, path in zip(documents[1:], paths[1:]):
+        for key, option in (("calibration_seed", "--calibration-seed"), ("budget", "--budget")):
+            if doc.get(key) != first.get(key):
+                raise CalibrationError(
+                    f"cannot merge {path} ({key} {doc.get(key)!r}) with {paths[0]} "
+                    f"({key} {first.get(key)!r}): parts must share {option}")
+    runs, seen = [], {}
+    for doc, path in zip(documents, paths):
+        for run in doc["runs"]:
+            if run["index"] in seen:
+                raise CalibrationError(f"seed {run['index']} is in both {seen[run['index']]} "
+                                       f"and {path}: parts must not overlap (--range)")
+            seen[run["index"]] = path
+            runs.append(run)
+    return document(runs, calibration_seed=first["calibration_seed"], budget=first["budget"],
+                    k=max(d.get("k", 0) for d in documents),
+                    pytest_args=first.get("pytest_args", []),
+                    environment=first.get("environment"))
+
+
+def save(path: Path | str, doc: dict[str, Any]) -> Path:
+    return write(Path(path), doc)
+
+
+def stability(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the main report and the baseline keep of a calibration, per claim."""
+    return {cid: {k: s[k] for k in ("expected", "counts", "at_expected", "k", "share",
+                                    "share_ci", "opposite")}
+            for cid, s in doc["claims"].items()}
