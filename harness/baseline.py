@@ -131,7 +131,18 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
                             "run": now.get("code_hash"), "baseline_verdict": base["verdict"],
                             "run_verdict": now["verdict"]})
             continue
-        if base["verdict"] != now["verdict"]:
+        base_arms, now_arms = base.get("arms") or {}, now.get("arms") or {}
+        not_run = sorted(set(base_arms) - set(now_arms))
+        if not_run and now_arms:
+            # a subset of the arms ran (-k, --lf): the claim's combined verdict is not
+            # comparable; compare the arms that ran, report the others as not run
+            for arm in sorted(set(base_arms) & set(now_arms)):
+                if base_arms[arm] != now_arms[arm]:
+                    verdicts.append({"claim": claim_id, "arm": arm, "baseline": base_arms[arm],
+                                     "run": now_arms[arm], "calibration": None})
+            missing += [{"claim": claim_id, "figure": None, "arm": arm,
+                         "missing_from": "this run"} for arm in not_run]
+        elif base["verdict"] != now["verdict"]:
             verdicts.append({"claim": claim_id, "baseline": base["verdict"],
                              "run": now["verdict"],
                              "calibration": base.get("calibration") or now.get("calibration")})
@@ -178,7 +189,8 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
         cal = v.get("calibration") or {}
         flips = (f" (calibrated: {cal['at_expected']} of {cal['k']} seeds at "
                  f"{cal['expected']})" if cal.get("k") else "")
-        lines.append(f"  VERDICT {v['claim']}: {v['baseline']} -> {v['run']}{flips}")
+        arm = f" arm {v['arm']}" if v.get("arm") else ""
+        lines.append(f"  VERDICT {v['claim']}{arm}: {v['baseline']} -> {v['run']}{flips}")
     for c in comparison.get("code_changed", []):
         lines.append(f"  CODE {c['claim']}: claim code changed since the baseline "
                      f"({c['baseline_verdict']} -> {c['run_verdict']}); refresh the baseline")
@@ -192,7 +204,8 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
         lines.append(f"  ... {len(comparison['drifted']) - limit} more drifted figures in the "
                      f"report")
     for m in comparison["missing"][:limit]:
-        what = m["claim"] + (f" {m['figure']}" if m["figure"] else " (whole claim)")
+        what = m["claim"] + (f" {m['figure']}" if m["figure"] else
+                             f" arm {m['arm']} (not run)" if m.get("arm") else " (whole claim)")
         lines.append(f"  MISSING {what}: not in {m['missing_from']}")
     n_ok = len(comparison["figures"]) - len(comparison["drifted"])
     lines.append(f"  {n_ok} of {len(comparison['figures'])} figures within tolerance")

@@ -24,7 +24,7 @@ from typing import Any
 from scipy import stats as st
 
 from .results import write
-from .seeds import derive_seed
+from .seeds import DEFAULT_MASTER_SEED, derive_seed
 
 SCHEMA = "claims-calibration"
 VERSION = 1
@@ -39,7 +39,10 @@ class CalibrationError(ValueError):
 def master_seeds(calibration_seed: int, k: int) -> list[int]:
     """The K master seeds of a calibration: reproducible from the calibration seed, and
     independent of how the K are split into ranges."""
-    return [derive_seed(calibration_seed, "calibration", i) % (2 ** 31) for i in range(k)]
+    def seed(i: int, replicate: int = 0) -> int:
+        s = derive_seed(calibration_seed, "calibration", i, replicate) % (2 ** 31)
+        return s if s != DEFAULT_MASTER_SEED else seed(i, replicate + 1)
+    return [seed(i) for i in range(k)]
 
 
 def run_record(index: int, master_seed: int, document: dict[str, Any]) -> dict[str, Any]:

@@ -136,3 +136,27 @@ def test_editing_the_claim_module_changes_its_code_hash(pytester, saved):
     result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline*"])
     after = json.loads((pytester.path / "out" / "results.json").read_text())
     assert after["claims"][0]["code_hash"] != before
+
+
+def test_a_subset_of_arms_reports_the_others_as_not_run_not_as_drift(pytester, saved):
+    def arms_differ(data):
+        claim = data["claims"]["G99"]
+        claim["verdict"] = "INCONCLUSIVE"  # the combined verdict, from both arms
+        claim["arms"]["1.0"] = "INCONCLUSIVE"
+    _edit(saved, arms_differ)
+    result = pytester.runpytest("-k", "2.0", "--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_MISSING
+    result.stdout.fnmatch_lines(["*MISSING G99 arm 1.0 (not run): not in this run*"])
+    assert "VERDICT" not in result.stdout.str()
+    _edit(saved, lambda d: d["claims"]["G99"]["arms"].update({"2.0": "REFUTED"}))
+    result = pytester.runpytest("-k", "2.0", "--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == baseline.EXIT_DRIFT
+    result.stdout.fnmatch_lines(["*VERDICT G99 arm 2.0: REFUTED -> SUPPORTED*"])
+
+
+def test_the_report_names_arms_not_run_and_changed(pytester, saved):
+    _edit(saved, lambda d: d["claims"]["G99"]["arms"].update({"2.0": "REFUTED"}))
+    pytester.runpytest("-k", "2.0", "--report-dir", "out", "--baseline", str(saved))
+    html = (pytester.path / "out" / "index.html").read_text()
+    assert "G99 arm 1.0 (not run): not in this run" in html
+    assert "Verdict of arm 2.0 changed from the baseline: REFUTED" in html
