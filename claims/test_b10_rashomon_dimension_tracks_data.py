@@ -2,7 +2,7 @@
 
 Method: XOR-like tasks (fixtures.xor_tasks): n = 2..8 Gaussian points in the plane with 0/1
 labels, one task per net, all n of a width in one batched computation (masked points); GD then
-Gauss-Newton polish to zero loss; exact rank(J) (torch.func) at every converged minimum.
+Gauss-Newton polish to zero loss; exact rank(J) at every converged minimum.
 Arms: activation x width, widths 1 (P = 5 < n for n >= 6: the width, not the data, caps
 rank(J) there, and such data cannot be fitted), 4 and 16. Primaries on the converged runs:
 rank(J) <= n (exact), rank(J) = n in >= 90% of them (exact binomial), and a Spearman trend of

@@ -98,3 +98,30 @@ def test_gauss_newton_polish_reaches_exact_zero_and_projectors_agree(xor):
     for i in range(len(polished)):
         null = evecs[i][:, evals[i].abs() < 1e-10 * evals[i].abs().max()]
         torch.testing.assert_close(null_projector(jac)[i], null @ null.T, rtol=0, atol=1e-9)
+
+
+def test_kink_free_radius_bounds_every_preactivation_change(xor):
+    """No displacement shorter than the kink-free radius moves a pre-activation through 0."""
+    from fixtures.xor import kink_free_radius, min_abs_preactivation, preactivations
+    x, _ = xor
+    h = 3
+    theta = init_params(50, h, _gen(6))
+    radius = kink_free_radius(min_abs_preactivation(theta, x, h), x)
+    d = torch.randn(50, 200, theta.shape[-1], generator=_gen(7), dtype=theta.dtype)
+    d = d / d.norm(dim=-1, keepdim=True) * (0.999 * radius)[:, None, None]
+    z0 = preactivations(theta, x, h).sign()
+    z1 = preactivations(theta[:, None] + d, x, h).sign()
+    assert bool((z0[:, None] == z1).all())
+
+
+def test_population_entry_alone_equals_the_full_population():
+    """One activation-width entry computed alone is the one in the full population."""
+    from fixtures.xor import run_entry, run_population
+    from harness.seeds import Seeds
+    cfg = {"widths": [2, 3], "activations": ["relu"], "n_inits": 20, "steps": 300,
+           "early_step": 50, "polish_iters": 2}
+    seeds = Seeds(1, "xor-population")
+    full = run_population(cfg, seeds)
+    alone = run_entry(cfg, "relu-3", seeds)
+    torch.testing.assert_close(full["relu-3"]["theta"], alone["theta"], rtol=0, atol=0)
+    assert torch.equal(full["relu-3"]["rank_j"], alone["rank_j"])
