@@ -1,10 +1,15 @@
-"""O1: in Safran & Shamir's teacher-student, wider students end in spurious minima less often."""
+"""O1: in Safran & Shamir's teacher-student, wider students end in spurious minima less often.
+
+One arm per teacher size k (decided per k, no pooling): the catalogue's k in {8, 10} and
+k = 12 from the same sweep (k = 14 has no n = 2k cell; it serves O2's fit).
+"""
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
+import pytest
 
 from fixtures.teacher_student import clopper_pearson, stuck_counts
 from harness import Claim, Verdict
+from harness.stats import proportion_se
 
 CLAIM = Claim(
     id="O1",
@@ -16,96 +21,122 @@ CLAIM = Claim(
     source="001_2f1459f699633da3.txt (thread: 'overparametrization is good because the model "
            "is stranded when the Hessian has all positive eigenvalues'; 'escape dimensions'; "
            "setting of Safran & Shamir 2018)",
-    expected=Verdict.SUPPORTED,
-    why_expected="Measured (exact population GD, lr 0.1, 64 Xavier inits per cell): stuck "
-                 "fractions at n = k were 5-14% (k = 8), 27-39% (k = 10), 48-55% (k = 12) "
-                 "across two master seeds, close to Safran & Shamir's table (pooled k in "
-                 "{8, 10}: 20-22% >= 15%), and 0 of 64 at n = 2k for every k; k <= 5 never "
-                 "got stuck, so the control fails as it should.",
+    expected=Verdict.INCONCLUSIVE,
+    why_expected="Pinned from the default-budget run, decided per k (figures in the notes): "
+                 "at k = 10 and k = 12 the stuck share at n = k clears 15%, n = 2k has none, "
+                 "the k-vs-2k difference clears 10 points and the per-run trend its floor, "
+                 "while shuffling the outcomes across widths removes the effect (SUPPORTED); "
+                 "at k = 8 the share at n = k is too close to the 15% bar for 64 inits "
+                 "(UNDECIDED), so the claim, which needs every k, is INCONCLUSIVE.",
+    regime="converged exact population gradient descent (loss < 1e-4, or gradient norm "
+           "< 1e-10 at the final weights, within the step cap); Xavier inits; one arm per "
+           "teacher size k",
 )
-PRIMARY_KS = (8, 10)
-CONTROL_KS = (4, 5)
+ARMS = (8, 10, 12)
+CONTROL_KS = (4, 5)  # no spurious minima expected at n = k (Safran & Shamir: k < 6)
+# lr 0.1, not the catalogue's 0.05: GD on the closed-form loss is deterministic, and in a
+# paired check (the same 64 inits at k = 8, lr 0.1 vs 0.05 with twice the steps) every init
+# ended in the same outcome, so 0.1 halves the cost without moving the stuck share.
 
 
-def _pooled(table, ks, which):
-    """Stuck and runs over the cells of ks at n = k ('k') or n = 2k ('2k')."""
-    sel = [i for i, (k, n) in enumerate(zip(table["k"], table["n"]))
-           if k in ks and n == (k if which == "k" else 2 * k)]
-    return sum(table["stuck"][i] for i in sel), sum(table["runs"][i] for i in sel)
+def _cell(sweep, k, n, threshold):
+    sel = ((sweep["k"] == k) & (sweep["n"] == n)).numpy()
+    stuck = (sweep["loss"].numpy() > threshold)[sel]
+    return int(stuck.sum()), int(sel.sum())
 
 
-def _per_run(sweep, ks, threshold):
-    keep = torch.isin(sweep["k"], torch.tensor(ks))
-    ratio = (sweep["n"][keep].double() / sweep["k"][keep].double()).numpy()
-    return ratio, (sweep["loss"][keep] > threshold).double().numpy()
-
-
-def test_width_escapes_spurious_minima(claim, teacher_student_sweep):
+@pytest.mark.parametrize("k", ARMS, ids=[f"k{k}" for k in ARMS])
+def test_width_escapes_spurious_minima(claim, teacher_student_sweep, seeds, k):
     sweep = teacher_student_sweep
     cfg = sweep["config"]
     thr = cfg["threshold"]
-    table = stuck_counts(sweep)
-    claim.parameters(**cfg, primary_ks=PRIMARY_KS, control_ks=CONTROL_KS)
+    claim.parameters(**cfg, teacher_k=k)
+    if k == 8:
+        claim.arm_expects(Verdict.INCONCLUSIVE,
+                          "k = 8 sits at the catalogue's 15% bar (Safran & Shamir report "
+                          "12.6% at n = k = 8): 64 inits neither reach nor exclude it, and a "
+                          "rate that low cannot show a 10-point drop to n = 2k either")
+    else:
+        claim.arm_expects(Verdict.SUPPORTED,
+                          f"k = {k}: spurious minima are common at n = k and gone at n = 2k "
+                          "(pinned from the default-budget run; figures in the notes)")
+    in_k = (sweep["k"] == k).numpy()
+    width = sweep["n"].numpy()[in_k]
+    stuck = (sweep["loss"].numpy()[in_k] > thr).astype(float)
+    s_k, m_k = _cell(sweep, k, k, thr)
+    s_2k, m_2k = _cell(sweep, k, 2 * k, thr)
 
-    ratio, stuck = _per_run(sweep, PRIMARY_KS, thr)
-    claim.expect_trend(ratio, stuck, direction="decreasing", alpha=0.01, min_effect=0.2,
-                       name=f"stuck falls with width n/k (k in {PRIMARY_KS})",
-                       meaning="rank correlation of width with the per-run stuck indicator")
-    s_k, m_k = _pooled(table, PRIMARY_KS, "k")
-    s_2k, m_2k = _pooled(table, PRIMARY_KS, "2k")
-    claim.expect_bound(s_k / m_k, lower=0.15, n=m_k, statistic="stuck fraction at n = k",
-                       name="spurious minima are common at n = k (>= 15%)")
-    claim.expect_bound(s_2k / m_2k, upper=0.02, n=m_2k, statistic="stuck fraction at n = 2k",
-                       name="doubling the width all but removes them (<= 2%)")
-    claim.expect_compare_proportions(s_k, m_k, s_2k, m_2k, alternative="greater", alpha=0.01,
-                                     min_effect=0.1, name="stuck at n = k vs n = 2k (Fisher)")
+    claim.expect_proportion(s_k, m_k, p0=0.0, alternative="greater", min_effect=0.15,
+                            name=f"spurious minima are common at n = k = {k} (>= 15%)",
+                            meaning="any stuck run is a non-global critical point (its loss "
+                                    "sits far above the threshold); the catalogue's 15%")
+    claim.expect_proportion(s_2k, m_2k, p0=0.15, alternative="less", min_effect=0.13,
+                            name=f"doubling the width all but removes them (n = {2 * k}: <= 2%)",
+                            meaning="tested against the 15% that makes them common at n = k")
+    claim.expect_compare_proportions(s_k, m_k, s_2k, m_2k, alternative="greater",
+                                     min_effect=0.1,
+                                     name=f"stuck at n = k exceeds n = 2k by >= 10 points")
+    claim.expect_trend(width, stuck, direction="decreasing", blocks=False, min_effect=0.1,
+                       units="inits", name=f"stuck falls with width n in {sorted(set(width))}",
+                       meaning="Spearman of width with the per-init stuck indicator; every "
+                               "init is independent (no shared seed across widths)")
 
-    c_k, cm_k = _pooled(table, CONTROL_KS, "k")
-    c_2k, cm_2k = _pooled(table, CONTROL_KS, "2k")
-    claim.control_bound(c_k / cm_k, lower=0.15, n=cm_k, statistic="stuck fraction at n = k",
-                        name=f"k in {CONTROL_KS}: spurious minima common at n = k (control)")
-    claim.control_compare_proportions(c_k, cm_k, c_2k, cm_2k, alternative="greater",
-                                      alpha=0.01, min_effect=0.1,
-                                      name=f"k in {CONTROL_KS}: stuck n = k vs 2k (control)")
+    # negative control: the same outcomes reassigned at random across this k's widths
+    rng = seeds.numpy(0)
+    shuffled = rng.permutation(stuck)
+    at_k, at_2k = width == k, width == 2 * k
+    claim.control_compare_proportions(int(shuffled[at_k].sum()), int(at_k.sum()),
+                                      int(shuffled[at_2k].sum()), int(at_2k.sum()),
+                                      alternative="greater", min_effect=0.1,
+                                      name="outcomes shuffled across widths: n = k vs 2k "
+                                           "(could hold, must not)")
+    claim.control_trend(width, shuffled, direction="decreasing", blocks=False, min_effect=0.1,
+                        units="inits", name="outcomes shuffled across widths: trend "
+                                            "(could hold, must not)")
+    # positive control: a planted cliff of the floor's size (20% stuck at n = k, none beyond)
+    planted = np.where(at_k, rng.random(width.size) < 0.2, False).astype(float)
+    claim.positive_compare_proportions(int(planted[at_k].sum()), int(at_k.sum()),
+                                       int(planted[at_2k].sum()), int(at_2k.sum()),
+                                       alternative="greater", min_effect=0.1,
+                                       name="planted: 20% stuck at n = k, none at 2k")
 
-    for k in (k for k in PRIMARY_KS if k in table["k"]):
-        s, m = _pooled(table, (k,), "k")
-        claim.sensitivity_bound(s / m, lower=0.15, n=m, statistic="stuck fraction at n = k",
-                                name=f"k = {k} alone: stuck at n = k >= 15%")
     for alt in (1e-2, 1e-4):
-        ratio_alt, stuck_alt = _per_run(sweep, PRIMARY_KS, alt)
-        claim.sensitivity_trend(ratio_alt, stuck_alt, direction="decreasing", alpha=0.01,
-                                min_effect=0.2, name=f"stuck threshold {alt:g} instead of {thr:g}")
-    for k, n, s, m in zip(table["k"], table["n"], table["stuck"], table["runs"]):
-        claim.measure(f"stuck fraction k={k} n={n}", [s / m], meaning=f"{s} of {m} inits")
-    capped = ((sweep["loss"] > thr) & (sweep["grad_norm"] > 1e-8)).sum().item()
+        a_k, _ = _cell(sweep, k, k, alt)
+        a_2k, _ = _cell(sweep, k, 2 * k, alt)
+        claim.sensitivity_compare_proportions(a_k, m_k, a_2k, m_2k, alternative="greater",
+                                              min_effect=0.1,
+                                              name=f"stuck threshold {alt:g} instead of {thr:g}")
+    for kc in CONTROL_KS:
+        c, m = _cell(sweep, kc, kc, thr)
+        if m:
+            claim.measure(f"stuck fraction k={kc} n={kc} (no spurious minima expected)",
+                          [c / m], floor=proportion_se(c / m, m))
+    table = stuck_counts(sweep)
+    for kk, n, s, m in zip(table["k"], table["n"], table["stuck"], table["runs"]):
+        if kk == k:
+            claim.measure(f"stuck fraction n={n}", [s / m], meaning=f"{s} of {m} inits",
+                          floor=proportion_se(s / m, m))
+    capped = ((sweep["loss"] > thr) & (sweep["grad_norm"] > 1e-8)).numpy()[in_k].sum()
     claim.measure("stuck runs still moving at the step cap", [capped],
                   meaning="stuck only because the cap was hit, not at a critical point")
-    claim.note(f"Stuck = population loss above {thr:g} after GD (lr {cfg['lr']}, <= "
-               f"{cfg['max_steps']} steps; runs stop early once the loss is below "
-               f"{thr / 10:g} or the gradient norm below 1e-10). Spurious minima sit at one loss "
-               "value per k (~0.016 to 0.07), far above the threshold, so 1e-2 and 1e-4 give "
-               "the same split. The 15% and 2% bounds pool the catalogue's k in {8, 10}: at "
-               "k = 8 alone the rate (~12 to 14%, Safran & Shamir report 12.6%) is below 15% "
-               "(see the sensitivity rows).")
+    spurious = sweep["loss"].numpy()[in_k][stuck > 0]
+    claim.note(f"k = {k}: stuck {s_k}/{m_k} at n = k, {s_2k}/{m_2k} at n = 2k; per width "
+               + ", ".join(f"n = {n}: {int(stuck[width == n].sum())}/{int((width == n).sum())}"
+                           for n in sorted(set(width)))
+               + (f"; spurious losses {spurious.min():.3g} to {spurious.max():.3g}"
+                  if spurious.size else "")
+               + f". Stuck = population loss above {thr:g} after GD (lr {cfg['lr']}, <= "
+               f"{cfg['max_steps']} steps; a run stops once its loss is below {thr / 10:g} or "
+               f"the gradient norm at its final weights is below 1e-10). {capped} stuck runs "
+               "were still moving at the cap.")
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for k in sorted(set(table["k"])):
-        idx = [i for i, kk in enumerate(table["k"]) if kk == k]
-        x = np.array([table["n"][i] / k for i in idx])
-        s = np.array([table["stuck"][i] for i in idx])
-        m = np.array([table["runs"][i] for i in idx])
-        lo, hi = clopper_pearson(s, m)
-        ax.errorbar(x, s / m, yerr=[s / m - lo, np.array(hi) - s / m], marker="o", capsize=3,
-                    label=f"k = {k}")
-        pos = s > 0
-        ax2.plot(np.array([table["n"][i] * k for i in idx])[pos], (s / m)[pos], "o-",
-                 label=f"k = {k}")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ns = np.array(sorted(set(width)))
+    s = np.array([stuck[width == n].sum() for n in ns])
+    m = np.array([(width == n).sum() for n in ns])
+    lo, hi = clopper_pearson(s, m)
+    ax.errorbar(ns / k, s / m, yerr=[s / m - lo, np.array(hi) - s / m], marker="o", capsize=3)
     ax.set(xlabel="student width n / k", ylabel="stuck fraction (95% CI)",
-           title="spurious minima vs width")
-    ax.legend(fontsize=7)
-    ax2.set(yscale="log", xlabel="parameter count n k", ylabel="stuck fraction (> 0 only)",
-            title="log stuck fraction vs parameters")
-    claim.plot(fig, caption="Share of inits ending in a spurious minimum, per teacher size k, "
-                            "with Clopper-Pearson intervals; right: on a log scale against "
-                            "the parameter count (cells with no stuck run omitted).")
+           title=f"spurious minima vs width, k = {k}")
+    claim.plot(fig, caption=f"Share of inits ending in a spurious minimum at teacher size "
+                            f"k = {k}, with Clopper-Pearson intervals.")

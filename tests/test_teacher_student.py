@@ -93,3 +93,25 @@ def test_teacher_is_a_global_minimum_and_anatomy_counts():
 def test_cells():
     assert build_cells([4], [0, 1, "2k"]) == [(4, 4), (4, 5), (4, 8)]
     assert build_cells([1], [0, 1, "2k"]) == [(1, 1), (1, 2)]
+    assert build_cells([4, 6], [0, "2k"], {6: [0, 1]}) == [(4, 4), (4, 8), (6, 6), (6, 7)]
+
+
+def test_sweep_rows_follow_their_cells_and_stop_at_critical_points():
+    """Rows are labelled with the cell they were computed in (narrow cells batched, wide ones
+    alone), and a run that stopped reports the gradient at the weights it stopped with."""
+    import torch as _torch
+
+    from fixtures.teacher_student import _groups, run_sweep
+
+    cells = build_cells([3], [0, 1, "2k"])
+    assert _groups(cells) == [[(3, 3), (3, 4)], [(3, 6)]]
+    cfg = {"ks": [3], "extra": [0, 1, "2k"], "extra_by_k": {}, "inits": 4, "lr": 0.1,
+           "max_steps": 3000, "threshold": 1e-3, "check_every": 100}
+    out = run_sweep(cfg, _torch.Generator().manual_seed(0), _torch.device("cpu"))
+    assert out["cells"] == [(3, 3), (3, 4), (3, 6)]
+    assert out["n"].tolist() == [3] * 4 + [4] * 4 + [6] * 4
+    live = (out["w_mask"] > 0).sum(1)
+    assert live.tolist() == out["n"].tolist()
+    stopped = out["steps"] < cfg["max_steps"]
+    assert ((out["loss"][stopped] < cfg["threshold"] / 10)
+            | (out["grad_norm"][stopped] < 1e-10)).all()
