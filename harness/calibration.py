@@ -39,9 +39,10 @@ class CalibrationError(ValueError):
 def master_seeds(calibration_seed: int, k: int) -> list[int]:
     """The K master seeds of a calibration: reproducible from the calibration seed, and
     independent of how the K are split into ranges."""
-    def seed(i: int, replicate: int = 0) -> int:
-        s = derive_seed(calibration_seed, "calibration", i, replicate) % (2 ** 31)
-        return s if s != DEFAULT_MASTER_SEED else seed(i, replicate + 1)
+    def seed(i: int, retry: int = 0) -> int:
+        key = "calibration" if retry == 0 else f"calibration-retry-{retry}"
+        s = derive_seed(calibration_seed, key, i) % (2 ** 31)
+        return s if s != DEFAULT_MASTER_SEED else seed(i, retry + 1)
     return [seed(i) for i in range(k)]
 
 
