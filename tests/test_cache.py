@@ -96,3 +96,44 @@ def test_the_hash_follows_the_project_modules_reached_and_nothing_else(modules):
     # a fixture module named as an extra (a pytest fixture requested by name) counts too
     fixture_name = "fixtures." + fixture_path.stem
     assert code_hash("harness.stats", fixture_name) != code_hash("harness.stats")
+
+
+PLUGIN_FIXTURE = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def probe_experiment():
+    return {scale}
+"""
+PROBE_CLAIM = """
+from harness import Claim, Verdict
+
+CLAIM = Claim(id="G96", title="t", statement="s", source="tests", expected=Verdict.SUPPORTED,
+              why_expected="w")
+
+
+def test_uses_a_fixture_by_name(claim, probe_experiment):
+    claim.note(str(probe_experiment))
+"""
+
+
+def test_a_claims_code_hash_covers_the_fixture_modules_it_requests_by_name(pytester, tmp_path,
+                                                                           monkeypatch):
+    name = f"tmp_plugin_{uuid.uuid4().hex[:8]}"
+    extra = tmp_path / "fixtures_ext"
+    extra.mkdir()
+    monkeypatch.setattr(fixtures, "__path__", [*fixtures.__path__, str(extra)])
+    _write(extra / f"{name}.py", PLUGIN_FIXTURE.format(scale=1))
+    pytester.makeini(f"[pytest]\naddopts = -p harness.plugin -p no:cacheprovider "
+                     f"-p fixtures.{name}\n")
+    pytester.makepyfile(test_probe=PROBE_CLAIM)
+    hashes = []
+    for scale in (1, 2):
+        _write(extra / f"{name}.py", PLUGIN_FIXTURE.format(scale=scale))
+        sys.modules.pop(f"fixtures.{name}", None)
+        pytester.runpytest("--budget", "smoke", "--report-dir", "out").assert_outcomes(passed=1)
+        doc = __import__("json").loads((pytester.path / "out" / "results.json").read_text())
+        hashes.append(doc["claims"][0]["code_hash"])
+    sys.modules.pop(f"fixtures.{name}", None)
+    assert hashes[0] and hashes[0] != hashes[1]
