@@ -151,6 +151,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness.calibrate", description=__doc__.split("\n")[0],
+        allow_abbrev=False,
         epilog="Arguments it does not know go to pytest (default: claims/).")
     parser.add_argument("--seeds", type=int, required=True, metavar="K",
                         help="number of master seeds in the whole calibration")
