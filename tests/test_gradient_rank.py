@@ -174,3 +174,14 @@ def test_per_run_batch_sizes_in_train_unrolled():
 @pytest.mark.parametrize("shape,terms", [((5, 7), 1), ((5, 7), 3), ((4, 4), 9)])
 def test_planted_rank_counts_what_was_planted(shape, terms):
     assert planted_rank(shape, terms, seed=terms) == min(terms, *shape)
+
+
+def test_train_unrolled_returns_plain_tensors():
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(10, 4, generator=gen, dtype=torch.float64)
+    y = (x[:, 0] > 0).long()
+    lr, lam = torch.tensor([0.1], dtype=torch.float64), torch.tensor([0.1], dtype=torch.float64)
+    res = train_unrolled(x, y, init_mlp(gen, 1, [4, 5, 2]), lr, lam, 2, 4, torch.tensor([2]),
+                         gen)
+    for t in [res["norms"], res["accuracy"], *res["weights"], *res["start"], *res["grad_sum"]]:
+        assert not t.requires_grad
