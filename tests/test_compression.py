@@ -1,0 +1,59 @@
+"""fixtures.compression: parameter counting, ranks, pruning masks (G9, G11)."""
+import numpy as np
+import torch
+
+from fixtures.compression import (
+    factored_cost,
+    magnitude_masks,
+    parameter_saving,
+    random_masks,
+    ranks_for_saving,
+    tau_rank,
+    truncate,
+)
+
+
+def test_factored_cost_is_never_above_dense():
+    # the 64 x 40 layer at rank 40: 40 * 104 = 4160 factored, 2560 dense -> 2560
+    assert factored_cost(40, 64, 40) == 2560
+    assert factored_cost(10, 64, 40) == 1040
+    assert np.array_equal(factored_cost(np.array([1, 40]), 64, 40), [104, 2560])
+
+
+def test_parameter_saving_per_matrix():
+    shapes = [(256, 40), (256, 256), (256, 256)]
+    full = 256 * 40 + 2 * 256 * 256
+    # first matrix at full rank stays dense, the square ones at rank 32 cost 32 * 512 each
+    assert np.isclose(parameter_saving([[40], [32], [32]], shapes)[0],
+                      full / (256 * 40 + 2 * 32 * 512))
+    assert np.isclose(parameter_saving([[40], [256], [256]], shapes)[0], 1.0)
+
+
+def test_ranks_for_saving_reaches_the_saving():
+    shapes = [(256, 40), (256, 256), (256, 256)]
+    ranks = ranks_for_saving(shapes, 2.5)
+    assert parameter_saving([[r] for r in ranks], shapes)[0] >= 2.5
+    assert parameter_saving([[r + 2] for r in ranks], shapes)[0] < 2.5 + 0.5
+
+
+def test_tau_rank_of_a_planted_low_rank_matrix():
+    gen = torch.Generator().manual_seed(0)
+    u, v = torch.randn(3, 30, 5, generator=gen), torch.randn(3, 5, 20, generator=gen)
+    assert tau_rank(u @ v, 1e-3).tolist() == [5, 5, 5]
+    layers = [(torch.randn(3, 30, 20, generator=gen), torch.zeros(3, 30)),
+              (torch.randn(3, 4, 30, generator=gen), torch.zeros(3, 4))]
+    cut = truncate(layers, [torch.tensor([2, 3, 4])])
+    assert tau_rank(cut[0][0], 1e-3).tolist() == [2, 3, 4]
+    assert torch.equal(cut[1][0], layers[1][0])  # the classifier is kept
+
+
+def test_pruning_masks_remove_half():
+    gen = torch.Generator().manual_seed(1)
+    layers = [(torch.randn(4, 10, 8, generator=gen), torch.zeros(4, 10))]
+    mag = magnitude_masks(layers)[0]
+    assert torch.all(mag.flatten(1).sum(1) == 40)
+    kept_min = (layers[0][0].abs() * mag + (1 - mag) * 1e9).flatten(1).min(1).values
+    dropped_max = (layers[0][0].abs() * (1 - mag)).flatten(1).max(1).values
+    assert torch.all(kept_min > dropped_max)
+    rnd = random_masks(layers, torch.Generator().manual_seed(2))[0]
+    assert torch.all(rnd.flatten(1).sum(1) == 40)
