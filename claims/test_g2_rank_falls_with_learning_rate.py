@@ -26,7 +26,11 @@ CLAIM = Claim(
                  "step is seen (positive control). After the paper's fixed 40 epochs the rank "
                  "does fall with mu (that arm is SUPPORTED) but only because a larger mu has "
                  "decayed more of the initialization: only mu = 0.2 is past ln(1/tau) there. "
-                 "The claim as a statement about the learned rank rests on that transient.",
+                 "The claim about the paper's rank (tau = 1e-3) rests on that transient. "
+                 "Sensitivity: in the converged arm the tau = 1e-2 rank and the stable rank "
+                 "do fall with mu, consistently but slightly (about 5-10% over a 4x range of "
+                 "mu, where the bound's 1/(mu lambda) scaling would give 4x): a larger mu "
+                 "thins the bulk of the spectrum a little, not the count above 1e-3 ||W||_F.",
     regime="two arms: 'paper-epochs' = 40 epochs at B = 40, lambda = 5e-3, where 2 mu lambda T "
            "= 2, 4, 8 for mu = 0.05, 0.1, 0.2 (only the largest mu past ln(1/tau) = 6.9: "
            "the effect there is how much of the init has decayed); 'converged' = 20000 steps "
@@ -116,6 +120,12 @@ def test_rank_falls_with_learning_rate(claim, regime, lowrank_sweep, lowrank_lon
         claim.note("Train accuracy (median of seeds) per mu in the converged arm: "
                    + ", ".join(f"{mu:g}: {np.nanmedian(a):.2f}" for mu, a in zip(mus, acc))
                    + ".")
+    r2, sr = line(hidden_rank(res, tau=1e-2)), line(hidden_rank(res, stable=True))
+    claim.note(f"{regime}: the same per mu at tau = 1e-2: " + ", ".join(
+        f"{mu:g}: {np.nanmedian(r):.1f}" for mu, r in zip(mus, r2)) + "; stable rank: "
+        + ", ".join(f"{mu:g}: {np.nanmedian(r):.2f}" for mu, r in zip(mus, sr)) + ". The "
+        "primary uses the paper's tau = 1e-3, which counts the small singular values; the "
+        "tau = 1e-2 and stable-rank rows weigh the bulk of the spectrum.")
     claim.note(f"{regime}: median hidden rank per mu " + ", ".join(
         f"{mu:g}: {np.nanmedian(r):.1f}" for mu, r in zip(mus, ranks)) + "; at lambda = 0 "
         + ", ".join(f"{mu:g}: {np.nanmedian(r):.1f}" for mu, r in zip(mus, zero)) + ".")
