@@ -206,13 +206,13 @@ def _side(cid, verdict, regime="r"):
 
 @pytest.mark.parametrize("critic, target, words", [
     (_side("F1", "SUPPORTED", "long"), _side("G4", "SUPPORTED", "short"),
-     "No conflict in these runs: both are supported, in different regimes (F1: long; G4: short)"),
+     "No conflict in these runs: both are supported, in different regimes"),
     (_side("F1", "SUPPORTED", "same  regime"), _side("G4", "SUPPORTED", "Same regime"),
      "They conflict: F1 and G4 are both supported in the same regime"),
     (_side("F1", "SUPPORTED", "long"), _side("G4", "SUPPORTED", ""),
      "but G4 states no regime"),
-    (_side("F1", "SUPPORTED"), _side("G4", "REFUTED"), "F1's challenge stands"),
-    (_side("F1", "REFUTED"), _side("G4", "SUPPORTED"), "F1's challenge does not stand"),
+    (_side("F1", "SUPPORTED"), _side("G4", "REFUTED"), "only the critic's side holds"),
+    (_side("F1", "REFUTED"), _side("G4", "SUPPORTED"), "only the side of the claim it speaks to holds"),
     (_side("F1", "REFUTED"), _side("G4", "REFUTED"), "Neither holds"),
     (_side("F1", "INCONCLUSIVE"), _side("G4", "SUPPORTED"),
      "F1 is inconclusive here, so these runs show neither a conflict nor a difference"),

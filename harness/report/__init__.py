@@ -98,14 +98,14 @@ def pair_sentence(critic: dict[str, Any], target: dict[str, Any] | None,
         if rf.casefold() == rg.casefold():
             return (f"They conflict: {f} and {g} are both supported in the same regime, "
                     f"though {f} challenges {g}.")
-        return (f"No conflict in these runs: both are supported, in different regimes "
-                f"({f}: {rf}; {g}: {rg}), so {f} qualifies {g} rather than contradicts it.")
+        return (f"No conflict in these runs: both are supported, in different regimes (set "
+                f"side by side above), so {f} qualifies {g} rather than contradicts it.")
     if vf == sup and vg == ref:
-        return (f"They agree: {f} is supported and {g} is refuted, so {f}'s challenge "
-                f"stands in these runs.")
+        return (f"No conflict: {f} is supported and {g} is refuted, so only the critic's "
+                f"side holds in these runs.")
     if vf == ref and vg == sup:
-        return (f"They agree: {f} is refuted and {g} is supported, so {f}'s challenge does "
-                f"not stand in these runs.")
+        return (f"No conflict: {f} is refuted and {g} is supported, so only the side of the "
+                f"claim it speaks to holds in these runs.")
     return (f"Neither holds: {f} and {g} are both refuted in their own regimes, so there is "
             f"no conflict to settle.")
 
