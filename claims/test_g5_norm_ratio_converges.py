@@ -30,7 +30,11 @@ CLAIM = Claim(
                  "more than the floor below 1 = steady drift), while the lambda = 0 runs keep "
                  "growing (|r| near 1 in the hidden layers, ~0.8 in the classifier: the control "
                  "that could have held and did not); the ratio is closer to 1 late than in the "
-                 "first epochs. The old REFUTED came from unconverged cells and a max over (run, "
+                 "first epochs. Not every cell has stopped: the weakest decay (lambda = "
+                 "2.5e-3, mu = 0.2, at 2-2.9 ln(1/tau) in the window) still drifts up by a few "
+                 "tenths of a percent per epoch (its per-cell row and the 'strictest' row do "
+                 "not hold), so 'every run' is met only with more decay than that. The old "
+                 "REFUTED came from unconverged cells and a max over (run, "
                  "layer) pseudo-replicates; the catalogue's median |ratio - 1| < 1e-2 is a "
                  "sensitivity row (it is about the same with and without decay).",
     regime="converged: 2 mu lambda t >= 2 ln(1/tau) for every lambda > 0 run over the tested "
@@ -122,6 +126,22 @@ def test_norm_ratio_converges(claim, lowrank_long_run, lowrank_sweep, layer):
                       for s in range(run["n_seeds"])])
     claim.sensitivity_compare(worst, 1.0, alternative="less", min_effect=0.5, units="seeds",
                               name="strictest: max over lambda > 0 cells of |rho| per seed")
+    cell_rho = {}
+    for lam, mu in cfg["cells"]:
+        if lam == 0:
+            continue
+        m = select(run, lam=lam, mu=mu) & usable(run)
+        h0 = 2 * mu * lam * float(run["steps"][window[0]])
+        cell_rho[(lam, mu)] = (rho[m], slope[m], h0)
+        claim.sensitivity_compare(rho[m], 1.0, alternative="less", min_effect=0.5,
+                                  units="seeds", name=f"cell lambda = {lam:g}, mu = {mu:g} "
+                                  f"alone (2 mu lambda t >= {h0:.0f} in the window)")
+    claim.note(f"{layer}, per cell (mean |r| over seeds, median drift of log norm per epoch, "
+               "2 mu lambda t at the window's start): " + "; ".join(
+                   f"lambda = {lam:g}, mu = {mu:g}: {np.mean(r):.2f}, {np.median(d):+.1e}, "
+                   f"{h0:.0f}" for (lam, mu), (r, d, h0) in cell_rho.items())
+               + ". The primary averages the cells within each seed; the per-cell rows show "
+               "whether any one cell still drifts.")
     # the fixed-epoch sweep's cells, most of them unconverged: the approach, per cell
     for bs, res in lowrank_sweep["epochs"].items():
         if res["steps"].numel() < 12:
