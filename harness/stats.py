@@ -128,7 +128,7 @@ def _correlation(method: str) -> Callable[[np.ndarray, np.ndarray], float]:
 
 
 def _correlation_p(x: np.ndarray, y: np.ndarray, method: str, alternative: str) -> tuple[float, str]:
-    """One-sided p: exact over all n! pairings for n <= 8, a permutation test below 30,
+    """One-sided p: exact over all n! pairings for n <= 7 (n! <= 9999), a permutation test below 30,
     scipy's asymptotic test from 30 on."""
     n = x.size
     if n >= 30:
