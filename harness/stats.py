@@ -128,8 +128,8 @@ def _correlation(method: str) -> Callable[[np.ndarray, np.ndarray], float]:
 
 
 def _correlation_p(x: np.ndarray, y: np.ndarray, method: str, alternative: str) -> tuple[float, str]:
-    """One-sided p: exact over all n! pairings for n <= 7 (n! <= 9999), a permutation test below 30,
-    scipy's asymptotic test from 30 on."""
+    """One-sided p: exact over all n! pairings for n <= 7 (n! <= 9999), a permutation test
+    below 30, scipy's asymptotic test from 30 on."""
     n = x.size
     if n >= 30:
         fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
