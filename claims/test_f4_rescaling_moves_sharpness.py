@@ -8,6 +8,7 @@ from scipy import stats as st
 from fixtures.rescaling import (balance, forward_batched, population_errors, rescale,
                                 sharpness, teacher_task, train_population)
 from harness import Claim, Verdict
+from harness.stats import correlation_se
 
 CLAIM = Claim(
     id="F4",
@@ -188,7 +189,6 @@ def _population_arm(claim, pop, seeds):
                             min_effect=FLOOR_RHO, blocks=False, units=units,
                             name="'down' with the Hessian trace")
     rho = {k: st.spearmanr(err, v[0]).statistic for k, v in naive.items()}
-    from harness.stats import correlation_se
     for k in factors:
         claim.measure(f"Spearman(test MSE, lambda_max), rescaling {k}", rho[k],
                       floor=correlation_se(rho[k], nets))
