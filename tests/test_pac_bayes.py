@@ -67,3 +67,18 @@ def test_lambda_grid():
     grid = lambda_grid(c=1.0, b=10.0, size=100)
     assert grid[0] == 1.0 and len(grid) == 100
     np.testing.assert_allclose(np.diff(np.log(grid)), -0.1)
+
+
+def test_bound_optimisation_with_minibatches_is_finite_and_moves_off_the_init():
+    from fixtures.pac_bayes import init_flat, optimize_bound
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 5, generator=gen)
+    signs = torch.sign(x[:, :1].T.expand(2, -1)) + 0.0
+    w0 = init_flat(2, 5, 4, gen)
+    cfg = dict(init_std_ratio=0.3, init_lambda=1e-2, lr_bound=0.01, bound_steps=30,
+               surrogate_samples=1, grid_size=100, delta=0.025, shape=(5, 4), bound_batch=8)
+    mean, log_std, lam = optimize_bound(w0 + 0.1, w0, x, signs, cfg, gen)
+    assert mean.shape == w0.shape and torch.isfinite(mean).all()
+    assert torch.isfinite(log_std).all() and torch.all(lam > 0)
+    assert not torch.equal(mean, w0 + 0.1)
