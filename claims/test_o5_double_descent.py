@@ -1,10 +1,10 @@
 """O5: double descent of min-norm random-feature regression, and ridge removing the peak."""
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
-from fixtures.random_features import SETTINGS, double_descent
+from fixtures.random_features import SETTINGS, experiment
 from harness import Claim, Verdict
-from harness.device import single_thread
 
 CLAIM = Claim(
     id="O5",
@@ -17,63 +17,81 @@ CLAIM = Claim(
            "maximum around the point where the model has just enough parameters to "
            "interpolate the data'; 'accept overparameterization and regularize')",
     expected=Verdict.SUPPORTED,
-    why_expected="Measured (digits, n = 200, 10 seeds, cutoff 1e-12): median test MSE ~0.6 "
-                 "at N = 100, ~6 at N = 200 (peak ~13 at N = 220: dead features lower the "
-                 "effective N), ~0.19 at N = 2000; ridge with lambda picked on a validation "
-                 "split decreases monotonically (peak/neighbour ratio ~1.2), so the same "
-                 "peak assertion fails for ridge, as the control requires.",
+    why_expected="Pinned from the default-budget run on both datasets (figures in the "
+                 "notes): the min-norm test MSE at N = n is more than 5x the value at n/2 and "
+                 "more than 10x the value at 10 n on every seed's median; ridge with lambda "
+                 "picked on a validation split shows no such peak, so the same assertion does "
+                 "not hold for it (the control).",
+    regime="exact interpolation (min-norm least squares, float64, relative cutoff 1e-12) of "
+           "random ReLU features, n = 200 training points; one arm per dataset",
 )
+ARMS = ("digits", "mnist1d")
 
 
-def _median_at(values, features, n):
-    return float(np.median(values[list(features).index(n)]))
-
-
-def test_double_descent(claim, budget, seeds, device):
+@pytest.fixture(scope="session")
+def double_descent_runs(budget, shared_seeds, disk_cache):
     cfg = budget.select(SETTINGS)
-    claim.parameters(**cfg)
-    with single_thread(device):
-        res = double_descent(cfg, seeds.torch(0), seeds.numpy(1))
+    out = {}
+    for name in ARMS:
+        seeds = shared_seeds(f"o5-double-descent-{name}")
+        out[name] = disk_cache.get_or_compute(
+            f"o5-double-descent-{name}", cfg,
+            experiment(cfg, seeds.torch(0), seeds.numpy(1), name))
+    return cfg, out
+
+
+@pytest.mark.parametrize("dataset", ARMS)
+def test_double_descent(claim, double_descent_runs, dataset):
+    cfg, runs = double_descent_runs
+    res = runs[dataset]
+    claim.parameters(**cfg, dataset=dataset)
     feats, n = res["features"], cfg["n_train"]
     i_n, i_half, i_2n, i_10n = (list(feats).index(v) for v in (n, n // 2, 2 * n, 10 * n))
     log_mse, log_ridge = np.log10(res["mse"]), np.log10(res["ridge_mse"])
 
     claim.expect_compare(log_mse[i_n], log_mse[i_half], paired=True, alternative="greater",
-                         alpha=0.01, min_effect=np.log10(5),
+                         min_effect=np.log10(5), units="seeds",
                          name="min-norm: test MSE at N = n > 5x at N = n/2",
-                         meaning="median over seeds of log10 MSE ratio (same features, "
-                                 "nested), Wilcoxon")
+                         meaning="log10 MSE ratio per seed (same features, nested), Wilcoxon")
     claim.expect_compare(log_mse[i_n], log_mse[i_10n], paired=True, alternative="greater",
-                         alpha=0.01, min_effect=1.0,
+                         min_effect=1.0, units="seeds",
                          name="min-norm: test MSE at N = n > 10x at N = 10 n")
-    ridge_peak = _median_at(res["ridge_mse"], feats, n) / min(
-        _median_at(res["ridge_mse"], feats, n // 2), _median_at(res["ridge_mse"], feats, 2 * n))
-    claim.expect_bound(ridge_peak, upper=1.5, n=cfg["seeds"],
-                       statistic="median ridge MSE at n / best of n/2, 2n",
-                       name="tuned ridge has no peak (peak/neighbours < 1.5)")
     claim.control_compare(log_ridge[i_n], log_ridge[i_half], paired=True,
-                          alternative="greater", alpha=0.01, min_effect=np.log10(5),
-                          name="tuned ridge: MSE at N = n > 5x at N = n/2 (control)")
+                          alternative="greater", min_effect=np.log10(5), units="seeds",
+                          name="tuned ridge: MSE at N = n > 5x at N = n/2 (control: ridge "
+                               "removes the peak)")
+    ridge_ratio = res["ridge_mse"][i_n] / np.minimum(res["ridge_mse"][i_half],
+                                                     res["ridge_mse"][i_2n])
+    claim.sensitivity_compare(np.log10(ridge_ratio), np.log10(1.5), alternative="less",
+                              min_effect=0.05, units="seeds",
+                              name="tuned ridge: MSE(n) / best of n/2, 2n below 1.5 (the "
+                                   "catalogue's 'no peak')")
     for j, rc in enumerate(cfg["loose_rcond"]):
         loose = np.log10(res["cutoff_mse"][:, j])
         claim.sensitivity_compare(loose[i_n], loose[i_half], paired=True, alternative="greater",
-                                  alpha=0.01, min_effect=np.log10(5),
+                                  min_effect=np.log10(5), units="seeds",
                                   name=f"min-norm with a loose cutoff rcond = {rc:g}: peak > 5x")
-    claim.expect_compare(np.log10(res["norm"][i_n]), np.log10(res["norm"][i_2n]), paired=True,
-                         alternative="greater", alpha=0.01, min_effect=np.log10(3),
-                         name="weight norm spikes at N = n (> 3x its value at 2n)")
+    claim.sensitivity_compare(np.log10(res["norm"][i_n]), np.log10(res["norm"][i_2n]),
+                              paired=True, alternative="greater", min_effect=np.log10(3),
+                              units="seeds",
+                              name="weight norm spikes at N = n (> 3x its value at 2n)")
     claim.measure("median test MSE at N = n (min-norm)", res["mse"][i_n])
     claim.measure("peak ratio MSE(n) / MSE(n/2), per seed", res["mse"][i_n] / res["mse"][i_half])
     claim.measure("peak ratio MSE(n) / MSE(10n), per seed", res["mse"][i_n] / res["mse"][i_10n])
-    claim.measure("tuned ridge peak/neighbours ratio", [ridge_peak])
+    claim.measure("tuned ridge peak/neighbours ratio, per seed", ridge_ratio)
     claim.measure("condition number at N = n", np.log10(res["cond"][i_n]), unit="log10")
-    claim.note(f"Min-norm fits keep singular values above {cfg['rcond']:g} x the largest "
-               "(float64); a cutoff of 1e-3 (the sensitivity row) acts as a ridge and "
-               "flattens the peak. Ridge lambda is picked per (seed, N) from "
-               f"{cfg['n_lambda']} values in 10^{cfg['log10_lambda']} on a separate "
+    med = lambda key, i: float(np.median(res[key][i]))
+    claim.note(f"{dataset}: median min-norm test MSE {med('mse', i_half):.3g} at N = {n // 2}, "
+               f"{med('mse', i_n):.3g} at N = {n}, {med('mse', i_10n):.3g} at N = {10 * n}; "
+               f"tuned ridge {med('ridge_mse', i_half):.3g}, {med('ridge_mse', i_n):.3g}, "
+               f"{med('ridge_mse', i_10n):.3g} (median ridge peak/neighbours ratio "
+               f"{np.median(ridge_ratio):.2f}). Min-norm fits keep singular values above "
+               f"{cfg['rcond']:g} x the largest (float64); a cutoff of 1e-3 (a sensitivity row) "
+               f"acts as a ridge and flattens the peak. Ridge lambda is picked per (seed, N) "
+               f"from {cfg['n_lambda']} values in 10^{cfg['log10_lambda']} on a separate "
                f"{cfg['n_val']}-point validation split; test MSE is summed over the 10 one-hot "
-               "outputs. The condition number counts only the singular values the solver keeps "
-               "(features dead on all training points give exact zeros).")
+               "outputs. The weight-norm spike is shown as a sensitivity row (not asked for by "
+               "the claim).")
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     for key, label in (("mse", "min-norm"), ("ridge_mse", "tuned ridge")):
@@ -90,6 +108,6 @@ def test_double_descent(claim, budget, seeds, device):
         ax.axvline(n, color="grey", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", xlabel="random features N", ylabel=ylabel)
     axes[0].legend(fontsize=7)
-    claim.plot(fig, caption=f"Random ReLU features on digits, n = {n} training points: test "
+    claim.plot(fig, caption=f"Random ReLU features on {dataset}, n = {n} training points: test "
                             "error, coefficient norm and condition number against N (dashed: "
                             "N = n).")

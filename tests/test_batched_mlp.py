@@ -1,5 +1,6 @@
 """The stacked-MLP trainer (fixtures.batched_mlp) and IMP pruning (fixtures.lottery): stacked
 models must behave like separately trained ones, pruning must remove exactly its share."""
+import pytest
 import torch
 
 from fixtures.batched_mlp import forward, init_mlp, train
@@ -39,3 +40,24 @@ def test_prune_removes_its_share_of_the_remaining_weights_only():
     for m in range(2):
         live = w[m].abs()[mask[m] > 0]
         assert live.min() >= w[m].abs()[mask[m] == 0].max()
+
+
+def test_imp_prunes_the_output_layer_at_half_rate():
+    """Frankle & Carbin's schedule: hidden layers lose 20% of their remaining weights per
+    round, the output layer 10%; the reinit arm shares the ticket's mask."""
+    from fixtures.lottery import run_imp
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 6, generator=gen)
+    y = torch.randint(0, 3, (40,), generator=gen)
+    cfg = {"sizes": [6, 20, 10, 3], "seeds": 2, "rounds": 2, "prune_rate": 0.2, "epochs": 1,
+           "batch_size": 20, "lr": 1e-3}
+    res = run_imp(cfg, (x, y, x, y), gen, "cpu")
+    sizes = [6 * 20, 20 * 10, 10 * 3]
+    kept = [s for s in sizes]
+    expected = []
+    for _ in range(cfg["rounds"] + 1):
+        expected.append(sum(kept) / sum(sizes))
+        kept = [k - round(r * k) for k, r in zip(kept, (0.2, 0.2, 0.1))]
+    assert res["left"] == pytest.approx(expected)
+    assert res["acc"].shape == (3, 3, 2)
