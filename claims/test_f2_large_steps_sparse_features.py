@@ -43,6 +43,11 @@ SETTINGS = {
     "paper": {**_BASE, "seeds": 32},
 }
 WIDE = {"d": 20, "n": 200, "width": 400}  # the paper-only arms: a larger net and sample
+# the paper-only convnet arm (the paper's nets are convolutional): G1's 1-D convnet on
+# MNIST-1D, minibatch SGD, 60 epochs at the large step then 20 at lr_fit; not yet run (GPU)
+CONV = {"num_samples": 5000, "channels": 32, "kernel": 5, "n_conv": 3,
+        "lrs": [0.02, 0.05, 0.1, 0.2, 0.4], "lr_fit": 0.01, "batch_size": 32, "epochs": 80,
+        "phase_epochs": 60, "seeds": 4, "probe": 1000}
 FLOOR_RHO = 0.5
 MIN_FINITE = 0.75  # below this share of finite runs the arm is declared inconclusive
 
@@ -55,6 +60,13 @@ def _arm_config(cfg, arm):
 
 
 def _compute(cfg, arm, seeds, device):
+    if arm == "step-size-convnet":
+        from fixtures.large_step_conv import train_conv
+
+        out = {"config": {**cfg, "convnet": CONV, "n": CONV["probe"]}, "grid": CONV["lrs"]}
+        for name, full in (("sgd", False), ("gd", True)):
+            out[name] = train_conv(CONV, seeds.child(name), device, full)
+        return out
     data = make_data(seeds.child("data").torch(), cfg["seeds"], cfg["n"], cfg["d"],
                      cfg["teacher_units"], cfg["noise"])
     if arm.startswith("step-size"):
@@ -92,7 +104,8 @@ def f2_runs(budget, shared_seeds, disk_cache, device):
 
 ARMS = ["step-size", "phase-length",
         pytest.param("step-size-wide", marks=pytest.mark.paper_only),
-        pytest.param("phase-length-wide", marks=pytest.mark.paper_only)]
+        pytest.param("phase-length-wide", marks=pytest.mark.paper_only),
+        pytest.param("step-size-convnet", marks=pytest.mark.paper_only)]
 
 
 @pytest.mark.parametrize("arm", ARMS)
@@ -117,27 +130,35 @@ def test_large_steps_sparsify_features(claim, f2_runs, arm):
                         name=f"full-batch GD at the same step sizes: falls with the {what} "
                              f"(could hold, must not)",
                         meaning="the same schedule without SGD's noise")
-    claim.sensitivity_trend(grid, sgd["alive"].numpy(), direction="decreasing",
-                            min_effect=FLOOR_RHO,
-                            name="SGD: share of units active on at least one input")
-    claim.sensitivity_trend(grid, sgd["rank"].numpy(), direction="decreasing",
-                            min_effect=FLOOR_RHO,
-                            name="SGD: rank of the feature matrix (n x width, rel. tol 1e-3)")
+    if "alive" in sgd:  # the two-layer nets (the convnet arm reports the share only)
+        claim.sensitivity_trend(grid, sgd["alive"].numpy(), direction="decreasing",
+                                min_effect=FLOOR_RHO,
+                                name="SGD: share of units active on at least one input")
+        claim.sensitivity_trend(grid, sgd["rank"].numpy(), direction="decreasing",
+                                min_effect=FLOOR_RHO,
+                                name="SGD: rank of the feature matrix (n x width, rel. tol "
+                                     "1e-3)")
     for i, g in enumerate(res["grid"]):
         claim.measure(f"SGD share of active units at {g:g}", sgd["active"][i].numpy())
         claim.measure(f"GD share of active units at {g:g}", gd["active"][i].numpy())
-    claim.measure("SGD training loss on the large-step plateau (last 500 steps)",
+    window = "last epoch" if arm.endswith("convnet") else "last 500 steps"
+    claim.measure(f"SGD training loss on the large-step plateau ({window})",
                   sgd["plateau_loss"][-1].numpy())
     claim.measure("SGD final training loss", sgd["final_loss"][-1].numpy())
 
     def med(v):
         rows = [r[np.isfinite(r)] for r in v.numpy()]
         return ", ".join(f"{np.median(r):.3g}" if r.size else "nan" for r in rows)
+    if "test_accuracy" in sgd:
+        claim.note(f"convnet test accuracy: SGD [{med(sgd['test_accuracy'])}], GD "
+                   f"[{med(gd['test_accuracy'])}]")
+    units = (f"units alive on some input, SGD [{med(sgd['alive'])}]; feature-matrix rank, SGD "
+             f"[{med(sgd['rank'])}] (of n = {cfg['n']})" if "alive" in sgd else
+             f"last conv layer, {cfg['n']} training inputs")
     claim.note(
         f"{what} grid {res['grid']}: median share of active units, SGD [{med(sgd['active'])}], "
-        f"GD [{med(gd['active'])}]; units alive on some input, SGD [{med(sgd['alive'])}]; "
-        f"feature-matrix rank, SGD [{med(sgd['rank'])}] (of n = {cfg['n']}). Training loss "
-        f"averaged over the last 500 steps of the large-step phase (the plateau): SGD "
+        f"GD [{med(gd['active'])}]; {units}. Training loss "
+        f"averaged over the {window} of the large-step phase (the plateau): SGD "
         f"[{med(sgd['plateau_loss'])}], GD [{med(gd['plateau_loss'])}] (nan: no large-step "
         f"phase); at the end: SGD "
         f"[{med(sgd['final_loss'])}], GD [{med(gd['final_loss'])}]. "

@@ -184,3 +184,16 @@ def test_sharpness_scales_as_a_squared_and_the_balanced_net_is_invariant(nets):
     b1 = rescaling.sharpness(rescaling.balance(p), x)["lambda_max"]
     b2 = rescaling.sharpness(rescaling.balance(rescaling.rescale(p, big)), x)["lambda_max"]
     assert torch.allclose(b1, b2, rtol=1e-10)
+
+
+def test_convnet_arm_features_are_what_the_classifier_reads():
+    from fixtures.large_step_conv import last_conv_features
+    from fixtures.lowrank_conv import forward, init_convnet
+
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    params = init_convnet(gens, torch.tensor([0, 1, 0]), 4, 5, 2, 12, 3, "cpu", torch.float64)
+    x = torch.randn(3, 7, 12, generator=gens[0], dtype=torch.float64)
+    h = last_conv_features(params, x)
+    assert h.shape == (3, 7, 4 * 12) and (h >= 0).all()
+    logits = torch.baddbmm(params[-1].unsqueeze(1), h, params[-2].transpose(1, 2))
+    assert torch.allclose(forward(params, x), logits)
