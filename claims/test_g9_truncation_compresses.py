@@ -28,8 +28,8 @@ CLAIM = Claim(
                  "of ln(1/tau): the rank is still falling), at lambda = 8e-3 (past it) the "
                  "fitted models do save about 2x at no cost. The grid's largest lambda "
                  "compresses most and underfits (the trade-off rows and note).",
-    regime=(f"fixed steps; fitted models (final train accuracy within {FIT_GAP:g} of the lambda = 0 "
-            f"partner's, which fits: 100%) on the first "
+    regime=(f"fixed steps; fitted models (final train accuracy within {FIT_GAP:g} of the "
+            f"lambda = 0 partner's, which fits: 100%) on the first "
             f"{_D['n_train']} MNIST-1D training samples; MLP "
             f"{'-'.join(map(str, _D['sizes']))}, plain SGD B = {_D['batch_size']}, "
             f"mu = {_D['mu']:g}, {_D['steps']} steps, paper-convention L2; one arm per "
