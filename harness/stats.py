@@ -17,6 +17,7 @@ Only ``exact`` decides without an interval: identities computed to float precisi
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -336,6 +337,31 @@ def _pseudo_median(diff: np.ndarray) -> float:
     return float(np.median(0.5 * (diff[i] + diff[j])))
 
 
+_ENUMERATE_UP_TO = 16  # nonzero differences: the signed-rank null by all 2^n sign flips
+
+
+@lru_cache(maxsize=None)
+def _sign_flips(n: int) -> np.ndarray:
+    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+
+
+def _signed_rank_p(d: np.ndarray, alternative: str) -> float:
+    """One-sided Wilcoxon signed-rank p (Pratt: zeros ranked, then dropped). Up to 16 nonzero
+    differences the null is enumerated over all sign flips with the midranks as they are, which
+    is exact with ties (scipy falls back to a slow permutation test there); beyond, scipy."""
+    nonzero = d != 0
+    if not nonzero.any():
+        return 1.0
+    if nonzero.sum() > _ENUMERATE_UP_TO:
+        return float(st.wilcoxon(d, alternative=alternative, zero_method="pratt").pvalue)
+    ranks = st.rankdata(np.abs(d))[nonzero]
+    observed = ranks[d[nonzero] > 0].sum()
+    null = _sign_flips(ranks.size) @ ranks
+    tol = 1e-9 * ranks.sum()
+    return float(np.mean(null >= observed - tol) if alternative == "greater"
+                 else np.mean(null <= observed + tol))
+
+
 def compare(
     a: Any,
     b: Any,
@@ -376,11 +402,10 @@ def compare(
         walsh = (0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
                  if n * (n + 1) // 2 <= _MAX_BREAKS else None)
         estimate = float(np.median(walsh)) if walsh is not None else _pseudo_median(diff)
-        test = lambda s, alt: float(st.wilcoxon(diff - s, alternative=alt,
-                                                zero_method="pratt").pvalue)
+        test = lambda s, alt: _signed_rank_p(diff - s, alt)
         p = test(0.0, alternative)
         span = max(np.ptp(diff), abs(diff).max(), 1e-12)
-        low, high = _invert_shift(test, walsh if walsh.size <= _MAX_BREAKS else None,
+        low, high = _invert_shift(test, walsh,
                                   diff.min() - span, diff.max() + span, alpha)
         details = {"paired": True, "median_difference": float(np.median(diff))}
     else:
