@@ -27,15 +27,15 @@ CLAIM = Claim(
     source="000_01570736ab035b87.txt (Wentworth's reply: 'SGD training on neural nets does "
            "quite well approximate just-randomly-sampling-an-optimal-point', citing Mingard "
            "et al.)",
-    expected=Verdict.INCONCLUSIVE,
-    why_expected="Combined over the optimizer arms (combine='all'): at the default budget "
-                 "(n = 5, |S| = 8, target x1 AND x2, 6e6 prior networks, ~1e4 accepted, 1e4 "
-                 "runs per optimizer) small-batch SGD with MSE or BCE and Adam clear both "
-                 "primaries (Pearson ~0.72-0.78 over ~90 functions, ~75-84% of the mass within a "
-                 "decade of P_B), while full-batch GD's Pearson (~0.59) is undecided against "
-                 "0.7 over ~70 functions: 'well, almost' cannot be told from 'not quite' there "
-                 "without a larger prior sample (the paper budget).",
-    regime="Boolean functions on n = 5 bits, |S| = 8, runs to zero training error",
+    expected=Verdict.SUPPORTED,
+    why_expected="The claim is about SGD: its two arms (small-batch SGD with MSE and with BCE) "
+                 "vote, combined with rule 'all'. At the default budget (n = 5, |S| = 8, "
+                 "target x1 AND x2, 6e6 prior networks, 1e4 runs per optimizer) both clear "
+                 "Pearson >= 0.7 of log-frequencies and have most mass within a decade of P_B. "
+                 "Full-batch GD and Adam are the catalogue's 'almost' arms: comparison arms "
+                 "that measure how far other optimizers move from P_B, shown beside the claim "
+                 "and not voting (GD is undecided against 0.7 at this prior sample size). "
+                 "The SGD estimates sit close to the floor: see the calibration.",
     combine="all",
 )
 
@@ -49,12 +49,13 @@ OPTIMIZERS = {  # arm id -> (label, settings); the first is the primary arm of t
     "sgd-bce-b2": ("SGD, BCE, batch 2",
                    dict(optimizer="sgd", loss="bce", lr=0.1, batch=2, max_steps=2000)),
 }
+SGD_ARMS = ("sgd-mse-b2", "sgd-bce-b2")  # what the claim speaks of; the others compare
 ARM_EXPECTED = {  # measured at the default budget
     "sgd-mse-b2": (Verdict.SUPPORTED, "Pearson ~0.73 over ~90 functions (interval above 0 "
                    "and its estimate above 0.7), ~75% of the mass within a decade of P_B"),
-    "gd-mse": (Verdict.INCONCLUSIVE, "full batch moves furthest: Pearson ~0.59 over ~70 "
+    "gd-mse": (Verdict.INCONCLUSIVE, "comparison arm: full batch moves furthest: Pearson ~0.59 over ~70 "
                "functions, an interval that holds 0.7; ~150 functions would decide it"),
-    "adam-mse-b2": (Verdict.SUPPORTED, "Pearson ~0.78 over ~95 functions, ~80% of the mass "
+    "adam-mse-b2": (Verdict.SUPPORTED, "comparison arm: Pearson ~0.78 over ~95 functions, ~80% of the mass "
                     "within a decade of P_B"),
     "sgd-bce-b2": (Verdict.SUPPORTED, "Pearson ~0.72 over ~90 functions, ~84% of the mass "
                    "within a decade of P_B"),
@@ -111,7 +112,7 @@ def test_sgd_bayesian_sampler(claim, boolean_task, prior, shared_seeds, disk_cac
                               optimizer):
     cfg, task = boolean_task
     label, opt = OPTIMIZERS[optimizer]
-    claim.arm_expects(*ARM_EXPECTED[optimizer])
+    claim.arm_expects(*ARM_EXPECTED[optimizer], votes=optimizer in SGD_ARMS)
     claim.parameters(**cfg, optimizer=label, settings=opt,
                      architecture=f"{cfg['n_bits']}-40-40-1 ReLU")
     runs = _runs(optimizer, cfg, task, shared_seeds, disk_cache, device)

@@ -321,7 +321,9 @@ def _key_statistic(evidence: dict[str, Any]) -> str:
 
 def _key_row(claim: dict[str, Any]) -> dict[str, Any] | None:
     """The assertion that decided: the first primary not holding, else the first primary."""
-    primaries = [e for e in claim["evidence"] if e["role"] == "primary"]
+    voting = {t["nodeid"] for t in claim.get("tests", []) if t.get("votes", True)}
+    primaries = [e for e in claim["evidence"] if e["role"] == "primary"
+                 and (not voting or e.get("nodeid") in voting)]
     return next((e for e in primaries if e.get("outcome") != "HOLDS"),
                 primaries[0] if primaries else None)
 
@@ -358,7 +360,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             for t in c["tests"]:
                 flag = "" if t["verdict"] == t.get("expected", c["expected"]) else "  <-- arm differs"
                 tr.write_line(f"{'':<6} {t['verdict']:<13} {t.get('expected', ''):<13} "
-                              f"arm {t.get('arm', t['nodeid'])}{flag}")
+                              f"arm {t.get('arm', t['nodeid'])}"
+                              f"{'' if t.get('votes', True) else ' (comparison, not voting)'}"
+                              f"{flag}")
     tr.write_line(f"budget {env['budget']}, master seed {env['master_seed']}, device "
                   f"{env['device_name']}, torch {env['torch']}, "
                   f"suite {document['suite_runtime_s']:.1f}s")

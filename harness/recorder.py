@@ -47,6 +47,7 @@ class ClaimRecorder:
         self.figures: list[dict[str, Any]] = []
         self.timings: dict[str, float] = {}
         self.expected = meta.expected  # this arm's; ``arm_expects`` overrides it
+        self.votes = True
         self.why_expected = ""
         self._inconclusive: list[str] = []
         self._start = time.perf_counter()
@@ -84,10 +85,11 @@ class ClaimRecorder:
         self.figures.append(figure)
         return figure
 
-    def arm_expects(self, verdict: Verdict, why: str) -> None:
+    def arm_expects(self, verdict: Verdict, why: str, votes: bool = True) -> None:
         """This arm's expected verdict, when it differs from the claim's (e.g. one regime of
         a claim about 'some regime' where the effect is not predicted)."""
         self.expected, self.why_expected = Verdict(verdict), why
+        self.votes = votes  # False: a comparison arm, shown beside the claim, not part of it
 
     def timing(self, name: str, seconds: float) -> None:
         """A speed figure (seconds, rates): kept beside runtime_s, out of the evidence, so two
@@ -150,6 +152,7 @@ class ClaimRecorder:
             "reason": reason,
             "arm": self.arm,
             "expected": self.expected.value,
+            "votes": self.votes,
             "why_expected": self.why_expected,
             "evidence": [e.to_dict() for e in self.evidence],
             "figures": self.figures,

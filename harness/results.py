@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .evidence import Evidence, combine, decide
+from .evidence import Evidence, Verdict, combine, decide
 
 SCHEMA = "claims-results"
 VERSION = 1
@@ -47,9 +47,12 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             t["verdict"], t["reason"] = verdict.value, reason
             t.setdefault("arm", t["nodeid"].split("::")[-1])
             t.setdefault("expected", meta["expected"])
-            arms[t["arm"]] = verdict
+            if t.get("votes", True):  # comparison arms are shown, not combined
+                arms[t["arm"]] = verdict
+        if not arms:  # every arm declared itself a comparison: they all count
+            arms = {t["arm"]: Verdict(t["verdict"]) for t in tests}
         verdict, how = combine(arms, meta.get("combine", "all"))
-        reason = how if len(arms) > 1 else tests[0]["reason"]
+        reason = how if len(arms) > 1 else next(t["reason"] for t in tests if t["arm"] in arms)
         claims.append({
             **meta,
             "verdict": verdict.value,
@@ -59,7 +62,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "figures": [{**f, "nodeid": t["nodeid"]} for t in tests for f in t["figures"]],
             "plots": [{**p, "nodeid": t["nodeid"]} for t in tests for p in t["plots"]],
             "tests": [{k: t[k] for k in ("nodeid", "arm", "seed", "outcome", "verdict",
-                                         "reason", "expected", "why_expected", "runtime_s",
+                                         "reason", "expected", "why_expected", "votes", "runtime_s",
                                          "parameters", "notes", "error",
                                          "declared_inconclusive", "timings", "code_hash")
                        if k in t}

@@ -46,7 +46,9 @@ def interval_bar(row: dict[str, Any]) -> dict[str, float] | None:
 
 def key_row(claim: dict[str, Any]) -> dict[str, Any] | None:
     """The assertion that decided: the first primary that does not hold, else the first."""
-    primaries = [e for e in claim["evidence"] if e["role"] == "primary"]
+    voting = {t["nodeid"] for t in claim.get("tests", []) if t.get("votes", True)}
+    primaries = [e for e in claim["evidence"] if e["role"] == "primary"
+                 and (not voting or e.get("nodeid") in voting)]
     return next((e for e in primaries if e.get("outcome") != "HOLDS"),
                 primaries[0] if primaries else None)
 
