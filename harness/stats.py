@@ -17,17 +17,19 @@ Only ``exact`` decides without an interval: identities computed to float precisi
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats as st
 
 from .evidence import Evidence, Outcome
+from .inference import (
+    CI_NAMES, CORRELATIONS, MAX_BREAKS, correlation, correlation_p, fisher_interval,
+    invert_shift, mean_interval, pseudo_median, signed_rank_p, wilson,
+)
 
 _DIRECTIONS = ("increasing", "decreasing")
 _ALTERNATIVES = ("greater", "less")
-_PERMUTATIONS = 9999  # resamples for permutation p-values at 8 < n < 30 (fixed generator)
 
 
 # -- the decision ---------------------------------------------------------------------------
@@ -108,58 +110,6 @@ def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}={value!r} is not one of {list(choices)}")
 
 
-def _rng() -> np.random.Generator:
-    """Resampling generator: fixed, so the same data give the same p-value and interval."""
-    return np.random.default_rng(20240611)
-
-
-# -- correlations ---------------------------------------------------------------------------
-_CORR = {  # method -> (statistic name, Fisher-z standard error at n, minimum n for the SE)
-    "spearman": ("Spearman rho", lambda r, n: math.sqrt((1 + r * r / 2) / (n - 3)), 4),
-    "kendall": ("Kendall tau", lambda r, n: math.sqrt(0.437 / (n - 4)), 5),
-    "pearson": ("Pearson r", lambda r, n: 1 / math.sqrt(n - 3), 4),
-}
-_CI_NAMES = {"spearman": "Fisher z, Bonett-Wright SE", "kendall": "Fisher z, Fieller SE",
-             "pearson": "Fisher z"}
-
-
-def _correlation(method: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
-    return lambda x, y: float(fn(x, y).statistic)
-
-
-def _correlation_p(x: np.ndarray, y: np.ndarray, method: str, alternative: str) -> tuple[float, str]:
-    """One-sided p: exact over all n! pairings for n <= 7 (n! <= 9999), a permutation test
-    below 30, scipy's asymptotic test from 30 on."""
-    n = x.size
-    if n >= 30:
-        fn = {"spearman": st.spearmanr, "kendall": st.kendalltau, "pearson": st.pearsonr}[method]
-        return float(fn(x, y, alternative=alternative).pvalue), "asymptotic"
-    if method == "kendall":
-        corr = _correlation(method)
-        res = st.permutation_test((y,), lambda yy: corr(x, yy), permutation_type="pairings",
-                                  alternative=alternative, n_resamples=_PERMUTATIONS,
-                                  rng=_rng())
-    else:  # Pearson (on ranks for Spearman), vectorized: a permutation keeps mean and norm
-        xs, ys = (st.rankdata(x), st.rankdata(y)) if method == "spearman" else (x, y)
-        xc = (xs - xs.mean()) / np.linalg.norm(xs - xs.mean())
-        yc = (ys - ys.mean()) / np.linalg.norm(ys - ys.mean())
-        res = st.permutation_test((yc,), lambda yy, axis: yy @ xc, vectorized=True,
-                                  permutation_type="pairings", alternative=alternative,
-                                  n_resamples=_PERMUTATIONS, rng=_rng())
-    kind = "exact permutation" if math.factorial(n) <= _PERMUTATIONS else "permutation"
-    return float(res.pvalue), kind
-
-
-def _fisher_interval(r: float, n: int, method: str, alpha: float) -> tuple[float, float]:
-    _, se_fn, n_min = _CORR[method]
-    if n < n_min:
-        return -1.0, 1.0
-    z = math.atanh(max(-0.999999, min(0.999999, r)))
-    half = st.norm.ppf(1 - alpha) * se_fn(r, n)
-    return math.tanh(z - half), math.tanh(z + half)
-
-
 def trend(
     x: Any,
     y: Any,
@@ -184,7 +134,7 @@ def trend(
     Fisher z with the method's standard error.
     """
     _check_choice(direction, _DIRECTIONS, "direction")
-    _check_choice(method, tuple(_CORR), "method")
+    _check_choice(method, tuple(CORRELATIONS), "method")
     xs = _as_float_array(x, "x").ravel()
     ys = _as_float_array(y, "y")
     sign = 1.0 if direction == "increasing" else -1.0
@@ -200,18 +150,18 @@ def trend(
     keep = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = xs[keep], ys[keep]
     n, units = int(xs.size), units or "pairs"
-    statistic = _CORR[method][0]
+    statistic = CORRELATIONS[method][0]
     if n < 3 or np.ptp(xs) == 0:
         return _unevaluable(name, "trend", statistic, n, alpha, meaning,
                             "fewer than 3 finite points or a constant grid", units)
     if np.ptp(ys) == 0:
         return _degenerate(name, "trend", statistic, n, alpha, meaning,
                            "the response is constant: no trend can show", units)
-    r = _correlation(method)(xs, ys)
-    p, p_kind = _correlation_p(xs, ys, method, "greater" if sign > 0 else "less")
-    low, high = _fisher_interval(r, n, method, alpha)
+    r = correlation(method)(xs, ys)
+    p, p_kind = correlation_p(xs, ys, method, "greater" if sign > 0 else "less")
+    low, high = fisher_interval(r, n, method, alpha)
     return _row(name=name, check="trend", statistic=statistic, estimate=r, null=0.0, low=low,
-                high=high, ci_method=_CI_NAMES[method], p=p, sign=sign, floor=min_effect,
+                high=high, ci_method=CI_NAMES[method], p=p, sign=sign, floor=min_effect,
                 alpha=alpha, n=n, units=units, meaning=meaning,
                 details={"method": method, "p_method": p_kind, "direction": direction})
 
@@ -239,7 +189,7 @@ def _blocked_trend(xs, grid, sign, floor, alpha, units, name, meaning) -> Eviden
                             "fewer than 2 blocks without a missing value", units)
     page = st.page_trend_test(complete if sign > 0 else complete[:, ::-1])
     estimate = float(rhos.mean())
-    low, high, ci_method = _mean_interval(rhos, alpha)
+    low, high, ci_method = mean_interval(rhos, alpha)
     low, high = max(low, -1.0), min(high, 1.0)
     return _row(name=name, check="trend", statistic=statistic, estimate=estimate, null=0.0,
                 low=low, high=high, ci_method=ci_method, p=float(page.pvalue), sign=sign,
@@ -247,119 +197,6 @@ def _blocked_trend(xs, grid, sign, floor, alpha, units, name, meaning) -> Eviden
                 details={"method": "page", "page_L": float(page.statistic),
                          "per_block_rho": rhos, "grid_points": int(xs.size),
                          "direction": "increasing" if sign > 0 else "decreasing"})
-
-
-def _mean_interval(values: np.ndarray, alpha: float) -> tuple[float, float, str]:
-    """Interval for a mean over independent units: t below 10 units, BCa bootstrap above."""
-    n = values.size
-    if np.ptp(values) == 0:
-        return float(values[0]), float(values[0]), "all units equal"
-    if n >= 10:
-        res = st.bootstrap((values,), np.mean, confidence_level=1 - 2 * alpha, method="BCa",
-                           n_resamples=4999, rng=_rng())
-        low, high = res.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            return float(low), float(high), "BCa bootstrap over units"
-    half = st.t.ppf(1 - alpha, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return float(values.mean() - half), float(values.mean() + half), "t interval over units"
-
-
-# -- location shifts ------------------------------------------------------------------------
-def _invert_shift(pvalue: Callable[[float, str], float], breaks: np.ndarray, lo: float,
-                  hi: float, alpha: float) -> tuple[float, float]:
-    """The shifts s the one-sided tests do not reject at alpha: the interval that goes with
-    the rank test's p-value (Hodges-Lehmann / Moses).
-
-    A rank test's statistic, hence its p-value, only changes where the shifted data tie:
-    at ``breaks`` (the Walsh averages, or the pairwise differences a_i - b_j). The test is
-    evaluated between consecutive breaks (no ties, no zeros there, so scipy's exact null
-    distribution applies where it would) and each bound is the break where rejection stops,
-    found by bisection over the breaks (p of 'greater than s' rises with s, p of 'less than
-    s' falls). Without breaks (too many to list), bisection over [lo, hi] instead."""
-    if breaks is None:
-        return _invert_shift_bisect(pvalue, lo, hi, alpha)
-    breaks = np.unique(breaks)
-    m = breaks.size
-    mids = np.concatenate([[breaks[0] - 1.0 - abs(breaks[0])],
-                           0.5 * (breaks[1:] + breaks[:-1]),
-                           [breaks[-1] + 1.0 + abs(breaks[-1])]])  # m + 1 cells
-    # lower bound: the first cell the 'greater' test no longer rejects
-    rej_g = lambda k: pvalue(float(mids[k]), "greater") < alpha
-    if not rej_g(0):  # too few units to exclude even the extreme shift
-        low = -math.inf
-    else:
-        a, b = 0, m  # rej_g(a) True; find the first k in (a, b] with rej_g(k) False
-        if rej_g(b):
-            low = float(breaks[-1])
-        else:
-            while b - a > 1:
-                mid = (a + b) // 2
-                a, b = (mid, b) if rej_g(mid) else (a, mid)
-            low = float(breaks[b - 1])
-    rej_l = lambda k: pvalue(float(mids[k]), "less") < alpha
-    if not rej_l(m):
-        high = math.inf
-    else:
-        a, b = 0, m  # rej_l(b) True; find the last k in [a, b) with rej_l(k) False
-        if rej_l(a):
-            high = float(breaks[0])
-        else:
-            while b - a > 1:
-                mid = (a + b) // 2
-                a, b = (a, mid) if rej_l(mid) else (mid, b)
-            high = float(breaks[a])
-    return low, high
-
-
-def _invert_shift_bisect(pvalue: Callable[[float, str], float], lo: float, hi: float,
-                         alpha: float) -> tuple[float, float]:
-    """As ``_invert_shift``, by bisection over shifts in [lo, hi] (for very many units)."""
-    def boundary(alternative: str) -> float:
-        rejects = lambda s: pvalue(s, alternative) < alpha
-        a, b = (lo, hi) if alternative == "greater" else (hi, lo)
-        if not rejects(a):  # too few units to exclude even the extreme shift
-            return -math.inf if alternative == "greater" else math.inf
-        for _ in range(60):
-            mid = 0.5 * (a + b)
-            a, b = (mid, b) if rejects(mid) else (a, mid)
-        return b
-    return boundary("greater"), boundary("less")
-
-
-_MAX_BREAKS = 2_000_000  # above this many Walsh averages / differences: bisect over shifts
-
-
-def _pseudo_median(diff: np.ndarray) -> float:
-    """Hodges-Lehmann pseudo-median of many values: the median of a fixed random sample of
-    Walsh averages (the full set would not fit in memory)."""
-    rng = _rng()
-    i, j = rng.integers(0, diff.size, (2, _MAX_BREAKS))
-    return float(np.median(0.5 * (diff[i] + diff[j])))
-
-
-_ENUMERATE_UP_TO = 16  # nonzero differences: the signed-rank null by all 2^n sign flips
-
-
-@lru_cache(maxsize=None)
-def _sign_flips(n: int) -> np.ndarray:
-    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
-
-
-def _signed_rank_p(d: np.ndarray, alternative: str) -> float:
-    """One-sided Wilcoxon signed-rank p (Pratt: zeros ranked, then dropped). Up to 16 nonzero
-    differences the null is enumerated over all sign flips with the midranks as they are, which
-    is exact with ties (scipy falls back to a slow permutation test there); beyond, scipy."""
-    nonzero = d != 0
-    if not nonzero.any():
-        return 1.0
-    if nonzero.sum() > _ENUMERATE_UP_TO:
-        return float(st.wilcoxon(d, alternative=alternative, zero_method="pratt").pvalue)
-    ranks = st.rankdata(np.abs(d))[nonzero]
-    observed = ranks[d[nonzero] > 0].sum()
-    null = _sign_flips(ranks.size) @ ranks
-    tol = 1e-9 * ranks.sum()
-    return float(np.mean(null >= observed - tol) if alternative == "greater"
-                 else np.mean(null <= observed + tol))
 
 
 def compare(
@@ -400,12 +237,12 @@ def compare(
             return _degenerate(name, "compare", statistic, n, alpha, meaning,
                                "every difference is zero", units)
         walsh = (0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
-                 if n * (n + 1) // 2 <= _MAX_BREAKS else None)
-        estimate = float(np.median(walsh)) if walsh is not None else _pseudo_median(diff)
-        test = lambda s, alt: _signed_rank_p(diff - s, alt)
+                 if n * (n + 1) // 2 <= MAX_BREAKS else None)
+        estimate = float(np.median(walsh)) if walsh is not None else pseudo_median(diff)
+        test = lambda s, alt: signed_rank_p(diff - s, alt)
         p = test(0.0, alternative)
         span = max(np.ptp(diff), abs(diff).max(), 1e-12)
-        low, high = _invert_shift(test, walsh,
+        low, high = invert_shift(test, walsh,
                                   diff.min() - span, diff.max() + span, alpha)
         details = {"paired": True, "median_difference": float(np.median(diff))}
     else:
@@ -418,13 +255,13 @@ def compare(
         if np.ptp(np.concatenate([a, b])) == 0:
             return _degenerate(name, "compare", statistic, n, alpha, meaning,
                                "both groups hold one and the same value", units)
-        shifts = (a[:, None] - b[None, :]).ravel() if a.size * b.size <= _MAX_BREAKS else None
+        shifts = (a[:, None] - b[None, :]).ravel() if a.size * b.size <= MAX_BREAKS else None
         estimate = (float(np.median(shifts)) if shifts is not None
                     else float(np.median(a) - np.median(b)))
         test = lambda s, alt: float(st.mannwhitneyu(a - s, b, alternative=alt).pvalue)
         p = test(0.0, alternative)
         span = max(np.ptp(a), np.ptp(b), abs(a).max(), abs(b).max(), 1e-12)
-        low, high = _invert_shift(test, shifts, a.min() - b.max() - span,
+        low, high = invert_shift(test, shifts, a.min() - b.max() - span,
                                   a.max() - b.min() + span, alpha)
         details = {"paired": False, "median_a": float(np.median(a)),
                    "median_b": float(np.median(b)), "n_a": int(a.size), "n_b": int(b.size)}
@@ -465,11 +302,6 @@ def proportion(
                 n=n, units=units, meaning=meaning, details={"successes": successes})
 
 
-def _wilson(k: int, n: int, level: float) -> tuple[float, float]:
-    ci = st.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def compare_proportions(
     successes_a: int,
     n_a: int,
@@ -495,8 +327,8 @@ def compare_proportions(
                            alpha, meaning, f"every trial has the same outcome ({pa:g})", units)
     table = [[successes_a, n_a - successes_a], [successes_b, n_b - successes_b]]
     p = float(st.fisher_exact(table, alternative=alternative).pvalue)
-    (la, ua), (lb, ub) = (_wilson(successes_a, n_a, 1 - 2 * alpha),
-                          _wilson(successes_b, n_b, 1 - 2 * alpha))
+    (la, ua), (lb, ub) = (wilson(successes_a, n_a, 1 - 2 * alpha),
+                          wilson(successes_b, n_b, 1 - 2 * alpha))
     d = pa - pb
     low = d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
     high = d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
