@@ -35,7 +35,7 @@ CLAIM = Claim(
 SETTINGS = {
     "smoke": {"n": 50, "width": 32, "seeds": 3, "steps": 400,
               "lam": 0.02, "lr": 0.1},
-    "default": {"n": 50, "width": 32, "seeds": 10, "steps": 2000,
+    "default": {"n": 50, "width": 32, "seeds": 16, "steps": 2000,
                 "lam": 0.02, "lr": 0.1},
     "paper": {"n": 200, "width": 64, "seeds": 20, "steps": 40000,
               "lam": 0.005, "lr": 0.05},

@@ -218,9 +218,12 @@ def compare(
     estimate the Hodges-Lehmann shift (median of all a_i - b_j), interval by inverting U.
     """
     _check_choice(alternative, _ALTERNATIVES, "alternative")
-    a = _as_float_array(a, "a").ravel()
-    b = _as_float_array(b, "b").ravel()
+    a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=float).ravel()
+    b = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, dtype=float).ravel()
     sign = 1.0 if alternative == "greater" else -1.0
+    if a.size == 0 or b.size == 0:  # e.g. no run converged under this seed: nothing to compare
+        return _unevaluable(name, "compare", "Hodges-Lehmann shift", int(a.size + b.size),
+                            alpha, meaning, "a group is empty", units or "units")
     if paired or b.size == 1:
         if b.size == 1:
             b = np.full_like(a, b[0])

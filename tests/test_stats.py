@@ -337,3 +337,11 @@ def test_sampling_errors_used_as_baseline_floors():
     ranks = sps.rankdata(xy, axis=1)
     rhos = [np.corrcoef(r.T)[0, 1] for r in ranks]
     assert np.std(rhos) == pytest.approx(correlation_se(np.mean(rhos), 40), rel=0.15)
+
+
+def test_compare_with_an_empty_group_is_unevaluable_not_a_crash():
+    """Under another master seed no run may converge in one group: the row says so."""
+    ev = stats.compare([], [1.0, 2.0, 3.0], alternative="less", min_effect=0.1)
+    assert ev.outcome == "UNEVALUABLE" and "empty" in ev.describe()
+    ev = stats.compare(np.array([]), 0.0, alternative="less", min_effect=0.1)
+    assert ev.outcome == "UNEVALUABLE"
