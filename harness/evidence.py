@@ -20,7 +20,10 @@ class Verdict(str, enum.Enum):
 class Role(str, enum.Enum):
     PRIMARY = "primary"  # the claim's assertion: all must HOLD for SUPPORTED
     CONTROL = "control"  # negative control: must NOT hold, or the assertion proves nothing
-    POSITIVE = "positive_control"  # the effect planted by construction: must HOLD behind REFUTED
+    POSITIVE = "positive_control"  # the effect planted at the floor, paired with the primary
+    # it backs (same check, units and n): must HOLD behind that primary's FAILS for REFUTED
+    PLACEBO = "placebo"  # labels permuted within units: checks the test's calibration (holds
+    # at rate ~alpha whatever the experiment does); shown, never the negative control
     SENSITIVITY = "sensitivity"  # the same assertion under another analysis choice; shown only
     MEASUREMENT = "measurement"  # a figure worth tracking (effect sizes, rates); shown only
 
@@ -59,6 +62,9 @@ class Claim:
     speaks_to: tuple[str, ...] = ()
     # the regime the claim is tested in (converged, fitted, fixed epochs...), in words
     regime: str = ""
+    # why no substantive negative control exists (a SUPPORTED verdict is then marked
+    # "without a substantive control"); empty: the claim must record one
+    no_substantive_control: str = ""
 
     def __post_init__(self) -> None:
         if not self.id or self.id[0] not in FAMILIES:
@@ -80,6 +86,10 @@ class Claim:
         d["speaks_to"] = list(self.speaks_to)
         return d
 
+
+# Comparison arms (shown beside a claim, not voting) exist only where the catalogue names
+# them (../shared/CLAIMS.md, "How a claim is judged"): claim id -> the arms' ids.
+COMPARISON_ARMS = {"C1": ("gd-mse", "adam-mse-b2")}  # full-batch GD and Adam
 
 COMBINE_RULES = {
     "all": "SUPPORTED when every arm is; REFUTED when an arm is refuted and none is "
@@ -245,14 +255,45 @@ def _informative(control: Evidence, primaries: list[Evidence]) -> str | None:
     return None
 
 
-def decide(evidence: list[Evidence], forced_inconclusive: list[str]) -> tuple[Verdict, str]:
+def unpaired(positive: Evidence, primary: Evidence | None) -> str | None:
+    """Why a positive control cannot back a primary's FAILS, or None when it is its pair."""
+    if primary is None:
+        return f"it backs {positive.details.get('backs')!r}, which is not a primary here"
+    if positive.check != primary.check:
+        return f"a {positive.check} check behind a {primary.check} primary"
+    if positive.n != primary.n:
+        return f"n = {positive.n} against the primary's {primary.n}"
+    planted = positive.details.get("planted")
+    if planted is None or not 1 <= planted <= 1.5:
+        return f"planted at {planted} x the floor, not 1 to 1.5 x"
+    return None
+
+
+def _backing(failed: Evidence, positives: list[Evidence]) -> tuple[Evidence | None, str]:
+    """The failing primary's own positive control that holds, or why there is none."""
+    own = [e for e in positives if e.details.get("backs") == failed.name]
+    if not own:
+        return None, f"no positive control backs {failed.name!r}"
+    for e in own:
+        why = unpaired(e, failed)
+        if why is None and e.outcome == Outcome.HOLDS.value:
+            return e, ""
+    return None, "its positive control " + "; ".join(
+        unpaired(e, failed) or f"did not hold ({e.describe()})" for e in own)
+
+
+def decide(evidence: list[Evidence], forced_inconclusive: list[str],
+           no_substantive_control: str = "") -> tuple[Verdict, str]:
     """The verdict from the evidence, and the reason in words (CLAIMS.md, "How a claim is
     judged").
 
-    SUPPORTED: every primary HOLDS, and an informative negative control exists and none holds.
-    REFUTED: a primary FAILS and a positive control HOLDS (the measurement can see the effect).
+    SUPPORTED: every primary HOLDS, and a substantive negative control exists that could have
+    held and did not (placebos never count; a claim that declares why it has none gets a
+    SUPPORTED marked "without a substantive control").
+    REFUTED: a primary FAILS (at alpha / m: the recorder applies the correction) and its own
+    positive control (same check and n, planted at 1 to 1.5 x the floor) HOLDS.
     INCONCLUSIVE: anything else, with the reason: an undecided primary and the units it needs,
-    a degenerate or missing control, a missing positive control, a declared problem.
+    a degenerate or missing control, a missing or unpaired positive control.
     """
     primaries = [e for e in evidence if e.role == Role.PRIMARY]
     controls = [e for e in evidence if e.role == Role.CONTROL]
@@ -263,14 +304,16 @@ def decide(evidence: list[Evidence], forced_inconclusive: list[str]) -> tuple[Ve
         return Verdict.INCONCLUSIVE, "no primary assertion was recorded"
     failed = [e for e in primaries if e.outcome == Outcome.FAILS.value]
     if failed:
-        held = [e for e in positives if e.outcome == Outcome.HOLDS.value]
-        if held:
-            return Verdict.REFUTED, "failed: " + "; ".join(e.describe() for e in failed) + (
-                f"; positive control held: {held[0].describe()}")
+        for e in failed:
+            held, why = _backing(e, positives)
+            if held is not None:
+                return Verdict.REFUTED, (
+                    f"failed: {e.describe()}; its positive control, planted at "
+                    f"{held.details['planted']:g} x the floor, held: {held.describe()}")
         return Verdict.INCONCLUSIVE, (
-            "a primary fails, but no positive control shows the measurement can see the effect"
-            + (" (" + "; ".join(e.describe() for e in positives) + ")" if positives else "")
-            + ": " + "; ".join(e.describe() for e in failed))
+            "a primary fails, but the measurement is not shown able to see the effect ("
+            + "; ".join(_backing(e, positives)[1] for e in failed) + "): "
+            + "; ".join(e.describe() for e in failed))
     open_rows = [e for e in primaries if e.outcome != Outcome.HOLDS.value]
     if open_rows:
         return Verdict.INCONCLUSIVE, "not decided: " + "; ".join(e.describe() for e in open_rows)
@@ -280,10 +323,15 @@ def decide(evidence: list[Evidence], forced_inconclusive: list[str]) -> tuple[Ve
         return Verdict.INCONCLUSIVE, "negative control held (the assertion cannot tell effect " \
             "from no effect): " + "; ".join(e.describe() for e in held)
     if not informative:
+        if no_substantive_control:
+            return Verdict.SUPPORTED, (
+                f"all {len(primaries)} primary assertion(s) hold; without a substantive "
+                f"control: {no_substantive_control}")
         why = "; ".join(f"{c.name}: {_informative(c, primaries)}" for c in controls)
         return Verdict.INCONCLUSIVE, (
-            f"all {len(primaries)} primary assertion(s) hold, but no informative negative "
-            f"control could have held" + (f" ({why})" if why else " (none recorded)"))
+            f"all {len(primaries)} primary assertion(s) hold, but no substantive negative "
+            f"control could have held" + (f" ({why})" if why else " (none recorded; "
+                                          "placebos do not count)"))
     return Verdict.SUPPORTED, (
-        f"all {len(primaries)} primary assertion(s) hold and {len(informative)} informative "
+        f"all {len(primaries)} primary assertion(s) hold and {len(informative)} substantive "
         f"negative control(s) did not hold")

@@ -60,24 +60,51 @@ def fisher_interval(r: float, n: int, method: str, alpha: float) -> tuple[float,
     _, se_fn, n_min = CORRELATIONS[method]
     if n < n_min:
         return -1.0, 1.0
-    z = math.atanh(max(-0.999999, min(0.999999, r)))
+    if abs(r) >= 1 - 1e-12:  # a perfect ordering: atanh is infinite and the interval would
+        # collapse on +-1; use the nearest value n points can give short of it (one adjacent
+        # swap) for the far side, and +-1 itself on the near side
+        closest = 1 - (4 / (n * (n - 1)) if method == "kendall" else 12 / (n ** 3 - n))
+        z = math.atanh(math.copysign(closest, r))
+        half = st.norm.ppf(1 - alpha) * se_fn(closest, n)
+        return (math.tanh(z - half), 1.0) if r > 0 else (-1.0, math.tanh(z + half))
+    z = math.atanh(r)
     half = st.norm.ppf(1 - alpha) * se_fn(r, n)
     return math.tanh(z - half), math.tanh(z + half)
 
 
-def mean_interval(values: np.ndarray, alpha: float) -> tuple[float, float, str]:
-    """Interval for a mean over independent units: t below 10 units, BCa bootstrap above."""
+def all_equal_interval(value: float, n: int, alpha: float,
+                       support: tuple[float, float]) -> tuple[float, float]:
+    """Bounds on a mean when all n units gave the same value: 0 of n units fell below (above)
+    it, so the share of the population below (above) is at most u = 1 - alpha^(1/n)
+    (Clopper-Pearson, one-sided), and the mean is at least value - u * (value - lo) (at most
+    value + u * (hi - value)). Never zero width; infinite where the support is unbounded."""
+    u = 1.0 - alpha ** (1.0 / n)
+    lo, hi = support
+    low = value - u * (value - lo) if math.isfinite(lo) else -math.inf
+    high = value + u * (hi - value) if math.isfinite(hi) else math.inf
+    return float(low), float(high)
+
+
+def mean_interval(values: np.ndarray, alpha: float,
+                  support: tuple[float, float] = (-math.inf, math.inf)
+                  ) -> tuple[float, float, str]:
+    """Interval for a mean over independent units: t below 10 units, BCa bootstrap above;
+    when every unit agrees, the Clopper-Pearson bound of ``all_equal_interval`` on the
+    statistic's support (a per-seed Spearman lies in [-1, 1])."""
     n = values.size
     if np.ptp(values) == 0:
-        return float(values[0]), float(values[0]), "all units equal"
+        low, high = all_equal_interval(float(values[0]), n, alpha, support)
+        return low, high, "all units equal: Clopper-Pearson bound on the support"
     if n >= 10:
         res = st.bootstrap((values,), np.mean, confidence_level=1 - 2 * alpha, method="BCa",
                            n_resamples=4999, rng=resampling_rng())
         low, high = res.confidence_interval
         if np.isfinite(low) and np.isfinite(high):
-            return float(low), float(high), "BCa bootstrap over units"
+            return (float(max(low, support[0])), float(min(high, support[1])),
+                    "BCa bootstrap over units")
     half = st.t.ppf(1 - alpha, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return float(values.mean() - half), float(values.mean() + half), "t interval over units"
+    return (float(max(values.mean() - half, support[0])),
+            float(min(values.mean() + half, support[1])), "t interval over units")
 
 
 # -- location shifts ------------------------------------------------------------------------

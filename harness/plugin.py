@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from . import baseline, calibration, environment, results
+from .audit import EXIT_AUDIT, audit
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
 from .codehash import code_hash
@@ -174,6 +175,17 @@ def _fixture_modules(request: pytest.FixtureRequest) -> list[str]:
     return sorted(names)
 
 
+def _arms_of(request: pytest.FixtureRequest) -> int:
+    """How many arms the claim's module declares (whatever -k selected), so that an arm run
+    alone is judged at the same alpha / m as in the full run."""
+    module = request.node.getparent(pytest.Module)
+    cached = getattr(module, "claims_arm_count", None)
+    if cached is None:
+        cached = sum(1 for item in module.collect() if isinstance(item, pytest.Function))
+        module.claims_arm_count = cached
+    return cached
+
+
 @pytest.fixture
 def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
     meta = getattr(request.module, "CLAIM", None)
@@ -181,7 +193,8 @@ def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
         raise pytest.UsageError(f"{request.module.__name__} uses the `claim` fixture but "
                                 f"declares no module-level CLAIM = Claim(...)")
     recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed(),
-                             code_hash(request.module, *_fixture_modules(request)))
+                             code_hash(request.module, *_fixture_modules(request)),
+                             n_arms=_arms_of(request))
     request.node.claims_recorder = recorder
     return recorder
 
@@ -260,6 +273,9 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
                                                 config.option.baseline_k, config.option.baseline)
         if session.exitstatus == 0:
             session.exitstatus = baseline.exit_status(document["baseline"])
+    document["audit"] = audit(document)
+    if document["audit"] and session.exitstatus == 0:
+        session.exitstatus = EXIT_AUDIT
     config.claims_document = document
     try:
         path = results.write(report_dir / "results.json", document)
@@ -379,6 +395,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for line in baseline.describe(comparison):
             tr.write_line(line, red=comparison["status"] != "ok",
                           green=comparison["status"] == "ok")
+    for problem in document.get("audit", []):
+        tr.write_line(f"audit (exit {EXIT_AUDIT}): {problem}", red=True)
     if getattr(config, "claims_report_error", None):
         tr.write_line(f"report failed ({config.claims_report_error}); results.json is intact: "
                       f"rebuild with python -m harness.report {config.claims_results_path}",

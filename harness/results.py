@@ -43,7 +43,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for t in tests:  # each test (one arm of the claim) is decided on its own evidence
             forced = [f"raised: {t['error']}"] if t["outcome"] == "error" else []
             forced += list(t.get("declared_inconclusive", []))
-            verdict, reason = decide([Evidence.from_dict(e) for e in t["evidence"]], forced)
+            verdict, reason = decide([Evidence.from_dict(e) for e in t["evidence"]], forced,
+                                     meta.get("no_substantive_control", ""))
             t["verdict"], t["reason"] = verdict.value, reason
             t.setdefault("arm", t["nodeid"].split("::")[-1])
             t.setdefault("expected", meta["expected"])

@@ -3,7 +3,7 @@
 Every check reports an effect estimate with a confidence interval by a named method, the
 p-value against "no effect", n = the number of independent units, and an effect floor the
 claim declared before looking (required, > 0). The outcome follows the judging rule
-(``../shared/CLAIMS.md``, "How a claim is judged"; ``decide_outcome`` below):
+(``../shared/CLAIMS.md``, "How a claim is judged"; ``rows.decide_outcome``):
 
 - HOLDS: p < alpha in the claimed direction and the estimate clears the floor;
 - FAILS: the one-sided (1 - alpha) bound on the claimed side falls short of the floor
@@ -24,90 +24,13 @@ from scipy import stats as st
 
 from .evidence import Evidence, Outcome
 from .inference import (
-    CI_NAMES, CORRELATIONS, MAX_BREAKS, correlation, correlation_p, fisher_interval,
-    invert_shift, mean_interval, pseudo_median, signed_rank_p, wilson,
+    CI_NAMES, CORRELATIONS, MAX_BREAKS, all_equal_interval, correlation, correlation_p,
+    fisher_interval, invert_shift, mean_interval, pseudo_median, signed_rank_p, wilson,
 )
+from .rows import _as_float_array, _check_choice, _degenerate, _row, _unevaluable
 
 _DIRECTIONS = ("increasing", "decreasing")
 _ALTERNATIVES = ("greater", "less")
-
-
-# -- the decision ---------------------------------------------------------------------------
-def decide_outcome(estimate: float, null: float, low: float, high: float, p: float,
-                   sign: float, floor: float, alpha: float) -> str:
-    """HOLDS / FAILS / UNDECIDED for 'sign * (effect - null) >= floor'."""
-    claimed_bound = high if sign > 0 else low
-    if p < alpha and sign * (estimate - null) >= floor:
-        return Outcome.HOLDS.value
-    if sign * (claimed_bound - null) < floor:
-        return Outcome.FAILS.value
-    return Outcome.UNDECIDED.value
-
-
-def units_to_decide(n: int, estimate: float, null: float, low: float, high: float,
-                    sign: float, floor: float) -> int | None:
-    """Units that would decide an UNDECIDED check if the spread stays as observed: the
-    interval's half-width shrinks as 1/sqrt(n) until it separates the estimate from the floor
-    (when the estimate falls short of it) or from 'no effect' (when it clears it)."""
-    threshold = null + sign * floor
-    if sign * (estimate - threshold) < 0:  # short of the floor: the claimed bound must cross it
-        gap, half = abs(estimate - threshold), abs((high if sign > 0 else low) - estimate)
-    else:  # beyond the floor: the other bound must exclude no effect
-        gap, half = abs(estimate - null), abs(estimate - (low if sign > 0 else high))
-    if not (np.isfinite(half) and gap > 0):
-        return None
-    return int(math.ceil(n * (half / gap) ** 2)) + 1
-
-
-def _row(*, name: str, check: str, statistic: str, estimate: float, null: float, low: float,
-         high: float, ci_method: str, p: float, sign: float, floor: float, alpha: float, n: int,
-         units: str, meaning: str, details: dict[str, Any]) -> Evidence:
-    if not floor > 0:
-        raise ValueError(f"{name!r}: the effect floor min_effect must be > 0 and declared "
-                         f"before looking (got {floor!r}); 'any effect' proves nothing")
-    outcome = decide_outcome(estimate, null, low, high, p, sign, floor, alpha)
-    needed = (units_to_decide(n, estimate, null, low, high, sign, floor)
-              if outcome == Outcome.UNDECIDED.value else None)
-    threshold = null + sign * floor
-    return Evidence(
-        name=name, check=check, statistic=statistic, observed=float(estimate),
-        threshold=float(threshold), comparison=">=" if sign > 0 else "<=",
-        margin=float(sign * (estimate - threshold)), p_value=float(p), alpha=alpha, n=int(n),
-        passed=outcome == Outcome.HOLDS.value, outcome=outcome, ci_low=float(low),
-        ci_high=float(high), ci_level=1 - 2 * alpha, ci_method=ci_method, null=float(null),
-        floor=float(floor), units=units, n_needed=needed, meaning=meaning, details=details)
-
-
-def _special(name: str, check: str, statistic: str, n: int, alpha: float | None, meaning: str,
-             why: str, outcome: Outcome, units: str = "", floor: float | None = None) -> Evidence:
-    return Evidence(
-        name=name, check=check, statistic=statistic, observed=None, threshold=None,
-        comparison="", margin=None, p_value=None, alpha=alpha, n=int(n),
-        passed=None if outcome == Outcome.UNEVALUABLE else False, outcome=outcome.value,
-        units=units, floor=floor, meaning=meaning, details={outcome.value.lower(): why})
-
-
-def _unevaluable(name, check, statistic, n, alpha, meaning, why, units="") -> Evidence:
-    return _special(name, check, statistic, n, alpha, meaning, why, Outcome.UNEVALUABLE, units)
-
-
-def _degenerate(name, check, statistic, n, alpha, meaning, why, units="") -> Evidence:
-    return _special(name, check, statistic, n, alpha, meaning, why, Outcome.DEGENERATE, units)
-
-
-# -- input handling -------------------------------------------------------------------------
-def _as_float_array(values: Any, what: str) -> np.ndarray:
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        raise ValueError(f"{what} is empty: pass at least one value")
-    return arr
-
-
-def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
-    if value not in choices:
-        raise ValueError(f"{what}={value!r} is not one of {list(choices)}")
 
 
 def trend(
@@ -116,6 +39,8 @@ def trend(
     *,
     direction: str,
     min_effect: float,
+    raw_floor: float | None = None,
+    raw_floor_rel: float | None = None,
     alpha: float = 0.01,
     blocks: bool = True,
     method: str = "spearman",
@@ -128,18 +53,30 @@ def trend(
     y of shape (len(x), blocks) with ``blocks=True`` (the default): each column is one
     independent unit (a seed whose init and data order every grid point shares). The
     estimate is the mean per-block Spearman rho, the p-value Page's L test with the blocks as
-    blocks, the interval a t interval over blocks (BCa bootstrap from 10 blocks); n = blocks.
+    blocks, the interval a t interval over blocks (BCa bootstrap from 10 blocks; the
+    Clopper-Pearson bound on [-1, 1] when every block agrees); n = blocks.
     ``blocks=False``, or y of x's shape: every (x, y) pair is an independent unit; the
     estimate is the correlation, its p-value exact/permutation below n = 30, its interval
     Fisher z with the method's standard error.
+
+    A rank correlation is blind to the size of the change. ``raw_floor`` (and
+    ``raw_floor_rel``, a share of |y| at the start of the grid) is a floor on the raw change
+    over the grid in the claimed direction (blocked: per-block last minus first grid point,
+    averaged; unblocked: Theil-Sen slope times the grid's span): the row HOLDS only when
+    that change clears it too, and FAILS when its claimed-side bound falls short of it.
     """
     _check_choice(direction, _DIRECTIONS, "direction")
     _check_choice(method, tuple(CORRELATIONS), "method")
+    for what, value in (("raw_floor", raw_floor), ("raw_floor_rel", raw_floor_rel)):
+        if value is not None and not value > 0:
+            raise ValueError(f"trend: {what} must be > 0 when given, got {value!r}")
     xs = _as_float_array(x, "x").ravel()
     ys = _as_float_array(y, "y")
     sign = 1.0 if direction == "increasing" else -1.0
+    raw = (raw_floor, raw_floor_rel)
     if ys.ndim == 2 and ys.shape[0] == xs.size and blocks:
-        return _blocked_trend(xs, ys, sign, min_effect, alpha, units or "seeds", name, meaning)
+        return _blocked_trend(xs, ys, sign, min_effect, raw, alpha, units or "seeds", name,
+                              meaning)
     if ys.shape != xs.shape:
         if ys.ndim >= 1 and ys.shape[0] == xs.size:
             xs = np.broadcast_to(xs.reshape((-1,) + (1,) * (ys.ndim - 1)), ys.shape)
@@ -160,13 +97,36 @@ def trend(
     r = correlation(method)(xs, ys)
     p, p_kind = correlation_p(xs, ys, method, "greater" if sign > 0 else "less")
     low, high = fisher_interval(r, n, method, alpha)
+    details = {"method": method, "p_method": p_kind, "direction": direction}
+    also = None
+    if raw_floor is not None or raw_floor_rel is not None:
+        slope, _, s_low, s_high = st.theilslopes(ys, xs, alpha=1 - 2 * alpha)
+        span = float(np.ptp(xs))
+        start = float(np.mean(ys[xs == xs.min()]))
+        also, details["raw_change"] = _raw_outcome(
+            sign * slope * span, sorted((sign * s_low * span, sign * s_high * span)),
+            start, raw, "Theil-Sen slope x grid span")
     return _row(name=name, check="trend", statistic=statistic, estimate=r, null=0.0, low=low,
                 high=high, ci_method=CI_NAMES[method], p=p, sign=sign, floor=min_effect,
-                alpha=alpha, n=n, units=units, meaning=meaning,
-                details={"method": method, "p_method": p_kind, "direction": direction})
+                alpha=alpha, n=n, units=units, meaning=meaning, details=details, also=also)
 
 
-def _blocked_trend(xs, grid, sign, floor, alpha, units, name, meaning) -> Evidence:
+def _raw_outcome(change: float, bounds: Sequence[float], start: float,
+                 raw: tuple[float | None, float | None], method: str) -> tuple[str, dict]:
+    """HOLDS / FAILS / UNDECIDED of the raw change (signed so that the claimed direction is
+    positive) against max(raw_floor, raw_floor_rel * |start|)."""
+    absolute, relative = raw
+    floor = max(absolute or 0.0, (relative or 0.0) * abs(start))
+    claimed_bound = bounds[1]
+    outcome = (Outcome.HOLDS.value if change >= floor  # significance: the rank test's
+               else Outcome.FAILS.value if claimed_bound < floor else Outcome.UNDECIDED.value)
+    return outcome, {"estimate": float(change), "low": float(bounds[0]),
+                     "high": float(bounds[1]), "floor": float(floor), "start": float(start),
+                     "floor_absolute": absolute, "floor_relative": relative,
+                     "method": method, "outcome": outcome}
+
+
+def _blocked_trend(xs, grid, sign, floor, raw, alpha, units, name, meaning) -> Evidence:
     statistic = "mean per-seed Spearman rho (Page's L)"
     rhos = []
     for column in grid.T:
@@ -189,14 +149,21 @@ def _blocked_trend(xs, grid, sign, floor, alpha, units, name, meaning) -> Eviden
                             "fewer than 2 blocks without a missing value", units)
     page = st.page_trend_test(complete if sign > 0 else complete[:, ::-1])
     estimate = float(rhos.mean())
-    low, high, ci_method = mean_interval(rhos, alpha)
-    low, high = max(low, -1.0), min(high, 1.0)
+    low, high, ci_method = mean_interval(rhos, alpha, support=(-1.0, 1.0))
+    details = {"method": "page", "page_L": float(page.statistic), "per_block_rho": rhos,
+               "grid_points": int(xs.size),
+               "direction": "increasing" if sign > 0 else "decreasing"}
+    also = None
+    if raw != (None, None):
+        changes = sign * (complete[:, -1] - complete[:, 0])
+        c_low, c_high, c_method = mean_interval(changes, alpha)
+        also, details["raw_change"] = _raw_outcome(
+            float(changes.mean()), (c_low, c_high), float(complete[:, 0].mean()), raw,
+            "per-seed change from the first to the last grid point, " + c_method)
     return _row(name=name, check="trend", statistic=statistic, estimate=estimate, null=0.0,
                 low=low, high=high, ci_method=ci_method, p=float(page.pvalue), sign=sign,
                 floor=floor, alpha=alpha, n=int(rhos.size), units=units, meaning=meaning,
-                details={"method": "page", "page_L": float(page.statistic),
-                         "per_block_rho": rhos, "grid_points": int(xs.size),
-                         "direction": "increasing" if sign > 0 else "decreasing"})
+                details=details, also=also)
 
 
 def compare(
@@ -206,6 +173,7 @@ def compare(
     alternative: str,
     min_effect: float,
     paired: bool = False,
+    support: tuple[float, float] = (-math.inf, math.inf),
     alpha: float = 0.01,
     units: str | None = None,
     name: str = "two-group comparison",
@@ -216,6 +184,9 @@ def compare(
     Paired (or b a number): Wilcoxon signed-rank on a - b, estimate the Hodges-Lehmann
     pseudo-median, interval by inverting the signed-rank test. Unpaired: Mann-Whitney U,
     estimate the Hodges-Lehmann shift (median of all a_i - b_j), interval by inverting U.
+    When ties make that interval collapse on one value v, it is bounded instead from the
+    units at v (``inference.all_equal_interval``) on ``support``, the range the shift can
+    take (unbounded by default, so ties alone can never exclude an effect).
     """
     _check_choice(alternative, _ALTERNATIVES, "alternative")
     a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=float).ravel()
@@ -236,18 +207,22 @@ def compare(
         if n < 3:
             return _unevaluable(name, "compare", statistic, n, alpha, meaning,
                                 "fewer than 3 finite pairs", units)
-        if np.ptp(diff) == 0 and diff[0] == 0:
-            return _degenerate(name, "compare", statistic, n, alpha, meaning,
-                               "every difference is zero", units)
-        walsh = (0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
-                 if n * (n + 1) // 2 <= MAX_BREAKS else None)
-        estimate = float(np.median(walsh)) if walsh is not None else pseudo_median(diff)
-        test = lambda s, alt: signed_rank_p(diff - s, alt)
-        p = test(0.0, alternative)
-        span = max(np.ptp(diff), abs(diff).max(), 1e-12)
-        low, high = invert_shift(test, walsh,
-                                  diff.min() - span, diff.max() + span, alpha)
-        details = {"paired": True, "median_difference": float(np.median(diff))}
+        if np.ptp(diff) == 0 and diff[0] == 0:  # no unit moved: evidence of no effect, as
+            # wide as the support allows (a control with zero spread is DEGENERATE: recorder)
+            estimate, p = 0.0, 1.0
+            low, high = all_equal_interval(0.0, n, alpha, support)
+        else:
+            walsh = (0.5 * (diff[:, None] + diff[None, :])[np.triu_indices(n)]
+                     if n * (n + 1) // 2 <= MAX_BREAKS else None)
+            estimate = float(np.median(walsh)) if walsh is not None else pseudo_median(diff)
+            test = lambda s, alt: signed_rank_p(diff - s, alt)
+            p = test(0.0, alternative)
+            span = max(np.ptp(diff), abs(diff).max(), 1e-12)
+            low, high = invert_shift(test, walsh,
+                                     diff.min() - span, diff.max() + span, alpha)
+            low, high = _bounded_ties(low, high, diff, n, alpha, support)
+        details = {"paired": True, "median_difference": float(np.median(diff)),
+                   "zero_spread": bool(np.ptp(diff) == 0)}
     else:
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         n, units = int(a.size + b.size), units or "runs"
@@ -266,12 +241,25 @@ def compare(
         span = max(np.ptp(a), np.ptp(b), abs(a).max(), abs(b).max(), 1e-12)
         low, high = invert_shift(test, shifts, a.min() - b.max() - span,
                                   a.max() - b.min() + span, alpha)
+        low, high = _bounded_ties(low, high, a - np.median(b) if np.ptp(b) == 0 else
+                                  np.median(a) - b, min(a.size, b.size), alpha, support)
         details = {"paired": False, "median_a": float(np.median(a)),
                    "median_b": float(np.median(b)), "n_a": int(a.size), "n_b": int(b.size)}
     return _row(name=name, check="compare", statistic=statistic, estimate=estimate, null=0.0,
                 low=low, high=high, ci_method="inverted rank test (Hodges-Lehmann)", p=p,
                 sign=sign, floor=min_effect, alpha=alpha, n=n, units=units, meaning=meaning,
                 details={**details, "alternative": alternative})
+
+
+def _bounded_ties(low: float, high: float, values: np.ndarray, n: int, alpha: float,
+                  support: tuple[float, float]) -> tuple[float, float]:
+    """A rank-test interval that collapsed on one value v (all units, or most, tied at v):
+    widen it to the Clopper-Pearson bound from the k units at v (k <= n)."""
+    if high - low > 0:
+        return low, high
+    k = max(1, min(n, int(np.sum(np.isclose(values, low, rtol=0, atol=1e-12)))))
+    wide_low, wide_high = all_equal_interval(float(low), k, alpha, support)
+    return min(low, wide_low), max(high, wide_high)
 
 
 # -- proportions ----------------------------------------------------------------------------
@@ -290,6 +278,10 @@ def proportion(
     """Is the success rate above (below) p0 by at least min_effect? Exact binomial test
     against p0, Clopper-Pearson interval; the rate must clear p0 +- min_effect."""
     _check_choice(alternative, _ALTERNATIVES, "alternative")
+    if not 0 < p0 < 1:
+        raise ValueError(f"{name!r}: p0 = {p0!r} must lie strictly between 0 and 1: against "
+                         "p0 = 0 (or 1) one event makes p = 0, so HOLDS reduces to the point "
+                         "estimate; declare the rate that 'common' or 'rare' means")
     successes, n = int(successes), int(n)
     if not 0 <= successes <= n:
         raise ValueError(f"proportion: need 0 <= successes <= n, got {successes} of {n}")

@@ -42,13 +42,13 @@ def test_trend(claim, budget, seeds, slope):
     x = np.linspace(0, 1, 6)
     y = slope * x[:, None] + rng.normal(0, 0.1, (6, cfg["reps"]))
     claim.parameters(slope=slope, **cfg)
-    claim.expect_trend(x, y, direction="increasing", alpha=0.01, min_effect=0.5,
-                       name="y rises with x")
+    primary = claim.expect_trend(x, y, direction="increasing", alpha=0.01, min_effect=0.5,
+                                 name="y rises with x")
     claim.control_trend(x, rng.normal(0, 0.1, (6, cfg["reps"])), direction="increasing",
                         min_effect=0.5, name="pure noise (control)")
-    claim.positive_trend(x, 2.0 * x[:, None] + rng.normal(0, 0.1, (6, cfg["reps"])),
-                         direction="increasing", min_effect=0.5,
-                         name="planted slope 2 (positive control)")
+    claim.positive_trend(x, 0.3 * x[:, None] + rng.normal(0, 0.1, (6, cfg["reps"])),
+                         direction="increasing", min_effect=0.5, backs=primary, planted=1.5,
+                         name="planted slope 0.3: rho ~0.74, 1.5 x the floor")
     claim.measure("fitted slope", np.polyfit(x, y, 1)[0], unit="1")
     claim.note("note with <i>markup</i>")
     import matplotlib.pyplot as plt

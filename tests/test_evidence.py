@@ -14,12 +14,19 @@ def row(outcome, role=Role.PRIMARY, n=20, name=None, exact=False, n_needed=None,
 
 
 HOLDS, FAILS, UNDECIDED = "HOLDS", "FAILS", "UNDECIDED"
-CONTROL, POSITIVE, SENS = Role.CONTROL, Role.POSITIVE, Role.SENSITIVITY
+CONTROL, POSITIVE, SENS, PLACEBO = Role.CONTROL, Role.POSITIVE, Role.SENSITIVITY, Role.PLACEBO
+
+
+def positive(outcome, backs="the claim", planted=1.2, n=20, name="planted", check=None):
+    ev = row(outcome, POSITIVE, n=n, name=name, backs=backs, planted=planted)
+    if check:
+        ev.check = check
+    return ev
 
 
 def test_every_primary_holds_and_an_informative_control_does_not_hold_supported():
     verdict, why = decide([row(HOLDS), row(HOLDS), row(FAILS, CONTROL)], [])
-    assert verdict == Verdict.SUPPORTED and "2 primary" in why and "1 informative" in why
+    assert verdict == Verdict.SUPPORTED and "2 primary" in why and "1 substantive" in why
     # an undecided control could have held: it is informative and did not hold
     assert decide([row(HOLDS), row(UNDECIDED, CONTROL)], [])[0] == Verdict.SUPPORTED
 
@@ -35,7 +42,7 @@ def test_a_degenerate_control_does_not_count():
                   degenerate="the response is constant")
     verdict, why = decide([row(HOLDS), control], [])
     assert verdict == Verdict.INCONCLUSIVE
-    assert "no informative negative control" in why and "the response is constant" in why
+    assert "no substantive negative control" in why and "the response is constant" in why
     unevaluable = row("UNEVALUABLE", CONTROL, name="too short")
     assert decide([row(HOLDS), unevaluable], [])[0] == Verdict.INCONCLUSIVE
 
@@ -58,15 +65,41 @@ def test_a_failing_primary_without_a_positive_control_is_inconclusive():
     verdict, why = decide([row(FAILS), row(FAILS, CONTROL)], [])
     assert verdict == Verdict.INCONCLUSIVE and "no positive control" in why
     # a positive control that does not hold cannot back a refutation either
-    verdict, why = decide([row(FAILS), row(UNDECIDED, POSITIVE, name="planted")], [])
+    verdict, why = decide([row(FAILS, name="the claim"), positive(UNDECIDED)], [])
     assert verdict == Verdict.INCONCLUSIVE and "planted" in why
 
 
-def test_a_failing_primary_with_a_held_positive_control_is_refuted():
-    verdict, why = decide([row(HOLDS), row(FAILS, name="the claim"),
-                           row(HOLDS, POSITIVE, name="planted")], [])
+def test_a_failing_primary_with_its_own_held_positive_control_is_refuted():
+    verdict, why = decide([row(HOLDS), row(FAILS, name="the claim"), positive(HOLDS)], [])
     assert verdict == Verdict.REFUTED
-    assert "the claim" in why and "positive control held: planted" in why
+    assert "the claim" in why and "planted at 1.2 x the floor, held: planted" in why
+
+
+@pytest.mark.parametrize("pos, reason", [
+    (positive(HOLDS, backs="another row"), "no positive control backs 'the claim'"),
+    (positive(HOLDS, n=10), "n = 10 against the primary's 20"),
+    (positive(HOLDS, check="trend"), "a trend check behind a compare primary"),
+    (positive(HOLDS, planted=4.0), "planted at 4.0 x the floor"),
+])
+def test_only_the_failing_primarys_own_paired_positive_control_backs_a_refutation(pos, reason):
+    verdict, why = decide([row(FAILS, name="the claim"), row(HOLDS, name="another row"), pos],
+                          [])
+    assert verdict == Verdict.INCONCLUSIVE and reason in why
+
+
+def test_a_placebo_is_shown_but_never_the_negative_control():
+    verdict, why = decide([row(HOLDS), row(FAILS, PLACEBO, name="permuted")], [])
+    assert verdict == Verdict.INCONCLUSIVE and "placebos do not count" in why
+    # a placebo that holds does not block a verdict either: it checks the test, not the claim
+    rows = [row(HOLDS), row(FAILS, CONTROL), row(HOLDS, PLACEBO)]
+    assert decide(rows, [])[0] == Verdict.SUPPORTED
+
+
+def test_a_claim_without_a_substantive_control_says_so_in_its_supported_verdict():
+    verdict, why = decide([row(HOLDS), row(FAILS, PLACEBO)], [],
+                          no_substantive_control="the mechanism cannot be switched off")
+    assert verdict == Verdict.SUPPORTED
+    assert "without a substantive control: the mechanism cannot be switched off" in why
 
 
 def test_an_undecided_or_unevaluable_primary_is_inconclusive_with_the_units_needed():
@@ -82,7 +115,7 @@ def test_a_declared_problem_forces_inconclusive_whatever_the_rows_say():
     rows = [row(HOLDS), row(FAILS, CONTROL)]
     verdict, why = decide(rows, ["most runs diverged"])
     assert verdict == Verdict.INCONCLUSIVE and why == "most runs diverged"
-    rows = [row(FAILS), row(HOLDS, POSITIVE)]
+    rows = [row(FAILS, name="the claim"), positive(HOLDS)]
     assert decide(rows, ["most runs diverged"])[0] == Verdict.INCONCLUSIVE
 
 

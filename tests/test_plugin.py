@@ -54,7 +54,7 @@ def test_verdict_differing_from_expected_fails_with_a_readable_message(pytester,
     result.stdout.fnmatch_lines([
         "*G99*measured REFUTED, expected SUPPORTED*",
         "*Why: failed: y rises with x: mean per-seed Spearman rho*[[]*[]], needs >= 0.5*FAILS*"
-        "positive control held: planted slope 2*"])
+        "positive control, planted at 1.5 x the floor, held: planted slope 0.3*"])
     assert _results(pytester)["claims"][0]["verdict"] == "REFUTED"
 
 
@@ -165,7 +165,9 @@ def experiment(shared_seeds, disk_cache):
 def test_rises(claim, experiment, seeds, arm):
     x, y = experiment["x"], experiment["y"][arm]
     claim.expect_trend(x, y, direction="increasing", min_effect=0.3, name="y rises")
-    claim.control_trend(x, seeds.numpy().permuted(y, axis=0), direction="increasing",
+    claim.control_trend(x, seeds.numpy().normal(0, 0.2, y.shape), direction="increasing",
+                        min_effect=0.3, name="no slope (control)")
+    claim.placebo_trend(x, seeds.numpy(1).permuted(y, axis=0), direction="increasing",
                         min_effect=0.3, name="x permuted within each seed")
     claim.measure("mean y", y.mean(axis=0))
     claim.note(f"arm {arm}: mean y {y.mean():.3f}")

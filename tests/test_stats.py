@@ -227,8 +227,12 @@ def test_constant_responses_are_degenerate_and_too_few_values_unevaluable():
                        blocks=False).outcome == "DEGENERATE"
     assert stats.compare([1.0, 1.0, 1.0], [1.0, 1.0], alternative="greater",
                          min_effect=0.1).outcome == "DEGENERATE"
-    assert stats.compare([2.0, 2.0, 2.0], 2.0, alternative="greater",
-                         min_effect=0.1).outcome == "DEGENERATE"
+    # a paired (or one-sample) compare where no unit moved is evidence of no effect, bounded
+    # by the declared support; as a control the recorder marks it DEGENERATE (zero spread)
+    flat = stats.compare([2.0] * 8, 2.0, alternative="greater", min_effect=0.5,
+                         support=(-1, 1))  # 0 of 8 moved: the mean is below 1 - 0.01^(1/8)
+    assert flat.outcome == "FAILS" and flat.details["zero_spread"]
+    assert flat.ci_high == pytest.approx(1 - 0.01 ** (1 / 8))
     assert stats.compare_proportions(0, 10, 0, 10, alternative="greater",
                                      min_effect=0.1).outcome == "DEGENERATE"
     short = stats.trend([1.0, 2.0], [1.0, np.nan], direction="increasing", min_effect=0.3)

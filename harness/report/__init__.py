@@ -164,6 +164,7 @@ def render(document: dict[str, Any]) -> str:
     return _ENV.get_template("index.html.j2").render(
         doc=document, env=document["environment"], claims=claims, families=FAMILIES,
         verdicts=VERDICTS, summary=_summary(claims), baseline=comparison,
+        audit=document.get("audit", []),
         shards=document.get("shards", []), critics=critics(claims),
     )
 
