@@ -22,15 +22,15 @@ CLAIM = Claim(
            "relatively good performance is synonymous with compression'; reply: 'being "
            "surrounded by areas of good performance is anti-correlated with compression')",
     expected=Verdict.INCONCLUSIVE,
-    why_expected="Every arm is INCONCLUSIVE at the default budget (240 minima from 30 recipes, "
-                 "Hessian trace over ~14x): each measure's partial Spearman with the bits "
-                 "needed clears the 0.3 floor, but so does the same statistic with bits "
-                 "permuted among minima of one recipe, so the pooled test cannot separate a "
-                 "flatness effect from the recipe. Stratified within recipes (a sensitivity "
-                 "row), the naive trace, radius and canonical trace show no relation (~0.05, "
-                 "intervals below 0.3) while the quantizer-matched trace does (~0.48). The "
-                 "commenter's twin (flatter -> more bits) fails in every arm. Was REFUTED on a "
-                 "design the issue found unfair.",
+    why_expected="Every arm is INCONCLUSIVE at the default budget (240 minima from 30 recipes): "
+                 "each measure's partial Spearman with the bits needed clears the 0.3 floor, "
+                 "but so does the same statistic with bits permuted among minima of one "
+                 "recipe (the control), so the pooled test cannot separate a flatness effect "
+                 "from the recipe (the pooled n is pseudo-replicated: the relation lives "
+                 "between recipes). The stratified within-recipe rows are sensitivity rows "
+                 "only: with 8 Hutchinson probes and 2 dithers the within-recipe measures are "
+                 "mostly noise, so their near-zero correlations are no refutation. The "
+                 "commenter's twin (flatter -> more bits) fails in every arm.",
     regime="minima at matched training loss (first check with full training cross-entropy "
            "<= 0.05), loss rises small enough for the quadratic model (primary tolerance "
            "0.01 nats)",
@@ -38,24 +38,25 @@ CLAIM = Claim(
 )
 PRIMARY_TOL = 0.01   # nats; the quadratic regime (a fifth of the target loss)
 FLOOR = 0.3          # fixed before looking (the harness default for correlations)
+PLANTED = 1.4        # the positive control's planted rho, as a multiple of FLOOR
 MEASURES = {  # arm -> (key in minima, label); larger = sharper
     "trace": ("trace", "Hessian trace"),
     "radius": ("sharpness_radius", "1 / radius where the loss doubles"),
     "matched": ("matched", "quantizer-matched trace sum_t max|w_t|^2 tr(H_tt)"),
     "canonical": ("canonical", "trace at the per-neuron canonical scaling"),
 }
-_POOLED = ("the pooled partial correlation clears 0.3 (~{}) but the within-recipe "
-           "permutation control holds about as strongly (~{}): the pooled test cannot tell "
-           "flatness -> bits from recipe -> (flatness, bits)")
+_POOLED = ("the pooled partial correlation clears 0.3 but the within-recipe permutation "
+           "control holds about as strongly: the pooled test cannot tell flatness -> bits "
+           "from recipe -> (flatness, bits)")
 ARM_EXPECTED = {  # measured at the default budget (240 minima, 30 recipes)
-    "trace": (Verdict.INCONCLUSIVE, _POOLED.format("0.56", "0.56") + "; within recipes the "
-              "rho is ~0.05, its interval below 0.3 (sensitivity row)"),
-    "radius": (Verdict.INCONCLUSIVE, _POOLED.format("0.50", "0.50") + "; within recipes the "
-               "rho is ~0.04, its interval below 0.3"),
-    "matched": (Verdict.INCONCLUSIVE, _POOLED.format("0.74", "0.49") + "; within recipes the "
-                "quantizer-matched trace still gives ~0.48 (sensitivity row, holds)"),
-    "canonical": (Verdict.INCONCLUSIVE, _POOLED.format("0.57", "0.61") + "; within recipes "
-                  "the rho is ~0.04"),
+    "trace": (Verdict.INCONCLUSIVE, _POOLED + "; within recipes the rho is near 0 (about "
+              "0.1), its interval below 0.3 (sensitivity row)"),
+    "radius": (Verdict.INCONCLUSIVE, _POOLED + "; within recipes the rho is near 0 (about "
+               "0.1), its interval below 0.3"),
+    "matched": (Verdict.INCONCLUSIVE, _POOLED + "; within recipes the quantizer-matched trace "
+                "still gives about 0.5 (sensitivity row, holds)"),
+    "canonical": (Verdict.INCONCLUSIVE, _POOLED + "; within recipes the rho is near 0 (about "
+                  "0.1)"),
 }
 
 
@@ -101,8 +102,8 @@ def test_flatness_vs_bits(claim, minima, seeds, measure):
     cells = res["cell"][use]
     rx, ry = _partial(sharp, bits, covariates)
     partial_name = "partial Spearman (training loss, log weight norm partialled out)"
-    claim.expect_trend(rx, ry, direction="increasing", method="pearson", min_effect=FLOOR,
-                       units="minima",
+    primary = claim.expect_trend(rx, ry, direction="increasing", method="pearson",
+                                 min_effect=FLOOR, units="minima",
                        name=f"sharper ({label}) -> more bits at tolerance {PRIMARY_TOL} nats, "
                             f"{partial_name}",
                        meaning="one minimum per init; 'flatter -> fewer bits' is a positive "
@@ -119,13 +120,13 @@ def test_flatness_vs_bits(claim, minima, seeds, measure):
                         meaning="keeps every recipe-level confound (lr, batch, modifier); "
                                 "holds if flatness relates to bits only through the recipe")
     n = rx.size
-    planted_r = min(FLOOR + 3 / np.sqrt(n), 0.95)
+    planted_r = PLANTED * FLOOR
     z = st.norm.ppf((st.rankdata(rx) - 0.5) / n)
     planted = planted_r * z + np.sqrt(1 - planted_r ** 2) * rng.standard_normal(n)
     claim.positive_trend(rx, planted, direction="increasing", method="pearson",
-                         min_effect=FLOOR, units="minima",
-                         name=f"a planted relation of rho {planted_r:.2f} at n = {n} is seen "
-                              "(positive control)")
+                         min_effect=FLOOR, units="minima", backs=primary, planted=PLANTED,
+                         name=f"a planted relation of rho {planted_r:.2f} ({PLANTED:g} x the "
+                              f"floor) at n = {n} is seen (positive control)")
     claim.sensitivity_trend(rx, ry, direction="decreasing", method="pearson",
                             min_effect=FLOOR, units="minima",
                             name="commenter's twin: flatter -> more bits (partial)")

@@ -28,8 +28,14 @@ CLAIM = Claim(
                  "ranking the rescaling factor by test error makes Spearman(naive "
                  "sharpness, test error) near +1 or near -1 at will (measured at the default "
                  "budget), while an error-blind rescaling of the same spread does not reach "
-                 "the floor, and the balanced (rescaling-invariant) sharpness stays put.",
+                 "the floor (the population arm's substantive control), and the balanced "
+                 "(rescaling-invariant) sharpness stays put. The exact arm is SUPPORTED "
+                 "without a substantive control: its control (layer 1 scaled alone) moves "
+                 "the outputs by construction and is declared so.",
     speaks_to=("C2", "B8"),
+    no_substantive_control="the exact arm checks an identity of positively homogeneous ReLUs: "
+                           "its absent cases (layer 1 scaled alone, a = 1) are fixed by the "
+                           "same algebra; the population arm has one (error-blind rescaling)",
     regime="ReLU MLP d-12-12-1 (float64) trained by Adam to (near) interpolation of a noisy "
            "tanh-teacher regression, sharpness = Gauss-Newton Hessian of the training loss "
            "at the minimum, one layer rescaling per net with a in [1e-3, 1e3]",
@@ -118,7 +124,9 @@ def _exact_arm(claim, pop):
                         units="(a, net) cases",
                         statistic="max |f_a(x) - f_1(x)| / max |f_1(x)|, layer 1 scaled alone",
                         name="W1 a, b1 a without W2 / a (not function-preserving): outputs "
-                             "unchanged (could hold, must not)")
+                             "unchanged (control)",
+                        constant_by_construction="by positive homogeneity the outputs become "
+                        "b2 + a (f(x) - b2): they move for every a != 1 unless f is constant")
     claim.measure("decades of lambda_max over a in [1e-3, 1e3]", span(lam))
     claim.measure("decades of the Hessian trace over a in [1e-3, 1e3]", span(tr))
     claim.note(f"{nets} minima (train MSE median {np.median(pop['train_mse']):.2g}, max "
