@@ -126,10 +126,16 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
             missing.append({"claim": claim_id, "figure": None, "missing_from": side})
             continue
         if base.get("code_hash") and base.get("code_hash") != now.get("code_hash"):
-            # the experiment itself changed: its figures are not comparable, nothing drifted
+            # the claim's code changed: a refresh is due (exit 7), but a refactor must not hide
+            # a result that moved, so its figures are still compared and the moved ones listed
+            shared = sorted(set(base["figures"]) & set(now["figures"]))
+            moved = [f for f in (_compare_figure(claim_id, key, base["figures"][key],
+                                                 now["figures"][key], k) for key in shared)
+                     if not f["within"]]
             changed.append({"claim": claim_id, "baseline": base.get("code_hash"),
                             "run": now.get("code_hash"), "baseline_verdict": base["verdict"],
-                            "run_verdict": now["verdict"]})
+                            "run_verdict": now["verdict"], "compared": len(shared),
+                            "moved": moved})
             continue
         base_arms, now_arms = base.get("arms") or {}, now.get("arms") or {}
         not_run = sorted(set(base_arms) - set(now_arms))
@@ -179,6 +185,13 @@ def exit_status(comparison: dict[str, Any]) -> int:
     return {"ok": 0, "drift": EXIT_DRIFT, "missing": EXIT_MISSING}[comparison["status"]]
 
 
+def _values(f: dict[str, Any]) -> str:
+    if f["run"] is None or f["baseline"] is None:
+        return f"{f['run']} vs baseline {f['baseline']}"
+    return (f"{f['run']:.6g} vs baseline {f['baseline']:.6g} (tolerance "
+            f"{f['tolerance']:.3g}, {f['excess']:.1f}x outside)")
+
+
 def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
     """Lines for the terminal: environment first, then what moved, then what is missing."""
     lines = [f"baseline {comparison['path']}: {comparison['status'].upper()} "
@@ -192,14 +205,13 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
         arm = f" arm {v['arm']}" if v.get("arm") else ""
         lines.append(f"  VERDICT {v['claim']}{arm}: {v['baseline']} -> {v['run']}{flips}")
     for c in comparison.get("code_changed", []):
+        moved = c.get("moved", [])
         lines.append(f"  CODE {c['claim']}: claim code changed since the baseline "
-                     f"({c['baseline_verdict']} -> {c['run_verdict']}); refresh the baseline")
+                     f"({c['baseline_verdict']} -> {c['run_verdict']}; {len(moved)} of "
+                     f"{c.get('compared', 0)} figures moved); refresh the baseline")
+        lines += [f"    moved {f['figure']}: {_values(f)}" for f in moved[:limit]]
     for f in comparison["drifted"][:limit]:
-        lines.append(f"  DRIFT {f['claim']} {f['figure']}: {f['run']:.6g} vs baseline "
-                     f"{f['baseline']:.6g} (tolerance {f['tolerance']:.3g}, "
-                     f"{f['excess']:.1f}x outside)" if f["run"] is not None and
-                     f["baseline"] is not None else
-                     f"  DRIFT {f['claim']} {f['figure']}: {f['run']} vs baseline {f['baseline']}")
+        lines.append(f"  DRIFT {f['claim']} {f['figure']}: {_values(f)}")
     if len(comparison["drifted"]) > limit:
         lines.append(f"  ... {len(comparison['drifted']) - limit} more drifted figures in the "
                      f"report")

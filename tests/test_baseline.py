@@ -109,7 +109,7 @@ def test_tolerance_from_seed_spread_with_floor(std, floor, expected):
         pytest.approx(expected)
 
 
-def test_changed_claim_code_is_reported_as_such_not_as_drift(pytester, saved):
+def test_changed_claim_code_is_reported_with_the_figures_that_moved(pytester, saved):
     def change(data):
         claim = data["claims"]["G99"]
         assert claim["code_hash"]  # the run recorded the claim module's hash
@@ -121,10 +121,13 @@ def test_changed_claim_code_is_reported_as_such_not_as_drift(pytester, saved):
     result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
     assert result.ret == baseline.EXIT_MISSING
     result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline "
-                                 "(REFUTED -> SUPPORTED); refresh the baseline*"])
+                                 "(REFUTED -> SUPPORTED; 1 of * figures moved); refresh the "
+                                 "baseline*", "*moved test_trend[[]2.0[]] :: fitted slope: *"])
     assert "DRIFT G99" not in result.stdout.str() and "VERDICT G99" not in result.stdout.str()
     comparison = json.loads((pytester.path / "out" / "results.json").read_text())["baseline"]
-    assert [c["claim"] for c in comparison["code_changed"]] == ["G99"]
+    (changed,) = comparison["code_changed"]
+    assert changed["claim"] == "G99" and [f["figure"] for f in changed["moved"]] == [
+        "test_trend[2.0] :: fitted slope"]
     assert not comparison["drifted"] and not comparison["verdict_changes"]
 
 
