@@ -11,7 +11,7 @@ simulation (effect exactly at the floor, no effect, 1.5 x the floor).
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 METHOD = "Bonferroni over a fixed number of looks (repeated confidence intervals at alpha / L)"
 
@@ -67,3 +67,17 @@ def blocks_for(units: int, block: int) -> int:
 def take(values: Sequence, units: int):
     """The first ``units`` along the last axis (units are appended in block order)."""
     return values[..., :units]
+
+
+def cached_blocks(disk_cache, name: str, config: dict, compute_block: Callable[[int], Any],
+                  count: int) -> list:
+    """Blocks 0 .. count - 1 of an experiment, each computed once by ``compute_block(i)``
+    (which draws its own units from a seed derived from i) and cached on its own, so a later
+    look adds blocks and reuses the earlier ones, and a rerun is identical. The cache key
+    holds the code of ``compute_block``'s module, as for any cached experiment."""
+    def one(i: int) -> Callable[[], Any]:
+        compute = lambda: compute_block(i)
+        compute.__module__ = compute_block.__module__
+        return compute
+    return [disk_cache.get_or_compute(f"{name}-block{i}", {**config, "block": i}, one(i))
+            for i in range(count)]

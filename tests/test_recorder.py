@@ -109,3 +109,19 @@ def test_looks_are_declared_increasing():
         Looks((8, 8))
     with pytest.raises(ValueError, match="below the first look"):
         Looks.doubling(10, 5)
+
+
+def test_blocks_are_computed_once_and_reused_by_later_looks(tmp_path):
+    from harness.cache import DiskCache
+    from harness.sequential import cached_blocks
+
+    cache, calls = DiskCache(tmp_path, {"master_seed": 1}), []
+
+    def block(i):
+        calls.append(i)
+        return np.random.default_rng(i).normal(size=4)
+
+    first = cached_blocks(cache, "toy", {"n": 4}, block, 2)
+    later = cached_blocks(cache, "toy", {"n": 4}, block, 3)
+    assert calls == [0, 1, 2]  # the third look computed only its new block
+    assert all(np.array_equal(a, b) for a, b in zip(first, later))
