@@ -64,6 +64,7 @@ def run_record(index: int, master_seed: int, document: dict[str, Any]) -> dict[s
                 "exact": bool(e.get("exact"))}
         claims[c["id"]] = {
             "verdict": c["verdict"], "expected": c["expected"], "title": c["title"],
+            "code_hash": c.get("code_hash", ""),
             "arms": {t.get("arm", t["nodeid"]): {"verdict": t["verdict"],
                                                  "expected": t.get("expected", c["expected"])}
                      for t in c["tests"]},
@@ -117,6 +118,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                               "points": points}
         out[cid] = {
             "title": last["title"], "expected": expected,
+            # the claim's code in each seed: a calibration mixing codes, or made for other
+            # code than a run's, is stale for that claim (see ``is_stale``)
+            "code_hashes": sorted({c.get("code_hash", "") for _, c in seen}),
             "counts": {v: verdicts.count(v) for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")},
             **_share(verdicts.count(expected), len(verdicts)),
             "opposite": _opposite(expected, verdicts),
@@ -186,6 +190,12 @@ def save(path: Path | str, doc: dict[str, Any]) -> Path:
 
 def stability(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What the main report and the baseline keep of a calibration, per claim."""
-    return {cid: {k: s[k] for k in ("expected", "counts", "at_expected", "k", "share",
-                                    "share_ci", "opposite")}
+    return {cid: {k: s.get(k) for k in ("expected", "counts", "at_expected", "k", "share",
+                                        "share_ci", "opposite", "code_hashes")}
             for cid, s in doc["claims"].items()}
+
+
+def is_stale(summary: dict[str, Any], code_hash: str) -> bool:
+    """A claim's calibration says nothing about code it was not run on: stale when its seeds
+    ran other (or mixed, or unrecorded) code than ``code_hash``."""
+    return summary.get("code_hashes") != [code_hash]

@@ -312,12 +312,17 @@ def attach_calibration(document: dict[str, Any], cal: dict[str, Any], path: str)
                                "calibration_seed": cal.get("calibration_seed")}
     for c in document["claims"]:
         c["calibration"] = stab.get(c["id"])
+        if c["calibration"] is not None:
+            c["calibration"]["stale"] = calibration.is_stale(c["calibration"],
+                                                             c.get("code_hash", ""))
 
 
 def stability_text(c: dict[str, Any]) -> str:
     s = c.get("calibration")
     if not s or not s.get("k"):
         return ""
+    if s.get("stale"):
+        return f"STALE: calibrated on other code ({s['k']} seeds); recalibrate"
     return f"{s['at_expected']}/{s['k']} seeds at {s['expected']}" + (
         ", opposite decision seen" if s.get("opposite") else "")
 

@@ -112,14 +112,17 @@ def test_opposite_decisions_are_flagged():
 def test_the_main_report_and_the_baseline_show_the_calibrated_stability(pytester, calibrated,
                                                                          synthetic_suite):
     out, doc, _ = calibrated
-    synthetic_suite()
-    synthetic_suite(name="test_other", id="O99", slopes="0.0, 3.0", expected="INCONCLUSIVE")
+    synthetic_suite()  # writes the ini; then G99 exactly as calibrated
+    shutil.copy(out.parent / "test_synthetic.py", pytester.path / "test_synthetic.py")
+    # O99's code changed since its calibration (another arm): its calibration is stale
+    synthetic_suite(name="test_other", id="O99", slopes="0.0, 2.5", expected="INCONCLUSIVE")
     result = pytester.runpytest(*ARGS[:2], "--budget", "smoke", "--report-dir", "r",
                                 "--calibration", str(out / "calibration.json"),
                                 "--save-baseline", "base.json")
     g99 = doc["claims"]["G99"]
     result.stdout.fnmatch_lines([f"G99*[[]calibrated: {g99['at_expected']}/2 seeds at "
-                                 f"SUPPORTED*"])
+                                 f"SUPPORTED*",
+                                 "O99*[[]calibrated: STALE: calibrated on other code*"])
     html = (pytester.path / "r" / "index.html").read_text()
     assert f"{g99['at_expected']}/2 seeds at SUPPORTED" in html
     stored = json.loads((pytester.path / "base.json").read_text())["claims"]["G99"]
