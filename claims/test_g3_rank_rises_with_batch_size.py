@@ -18,6 +18,8 @@ from harness import Claim, Verdict
 
 LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
 MU = 0.1  # the sweep's central learning rate; the arms are its lambda > 0 values
+RAW = {"raw_floor": 1.0, "raw_floor_rel": 0.1}  # a rank trend must also move one unit and 10%
+PLANTED = 1.3  # the positive control's rise, in multiples of the primary's raw floor
 
 CLAIM = Claim(
     id="G3",
@@ -28,17 +30,35 @@ CLAIM = Claim(
            "increase the batch size, the rank is actually increasing'; bound linear in B)",
     expected=Verdict.INCONCLUSIVE,
     why_expected="Measured at the default budget (3 seeds as blocks, mu = 0.1, 40 epochs): for "
-                 "lambda = 2.5e-3, 5e-3 and 1e-2 the rank rises with B in every seed (Page's "
-                 "test, p ~ 0.005, SUPPORTED, lambda = 0 and permuted labels do not hold); at "
-                 "lambda = 1e-3, where 2 mu lambda T is at most 3.2 and the rank moved by about "
-                 "one unit, the rise is undecided at 3 seeds (ties), so the claim over every "
-                 "lambda > 0 is INCONCLUSIVE at this budget. At a fixed number of steps the sign "
-                 "reverses (sensitivity rows): the fixed-epoch effect is the step count.",
+                 "lambda = 5e-3 and 1e-2 the rank rises with B in every seed and by many rank "
+                 "units (far past the raw floor of one unit and 10%), while the lambda = 0 "
+                 "line does not (the substantive control): SUPPORTED. At lambda = 1e-3, where "
+                 "2 mu lambda T is at most 3.2 < ln(1/tau) at every B, the rank still rises in "
+                 "order but by only about 1-2 units of about 54 (it starts within two units "
+                 "of its initial rank): the rise's upper bound stays far below the raw floor, "
+                 "also at alpha / m, and a rise planted at 1.3 x that floor on the same seeds' "
+                 "scatter is seen, so that arm is REFUTED. At lambda = 2.5e-3 the rise is "
+                 "large but Page's test on 3 seeds holds only when every seed is perfectly "
+                 "ordered, and the B = 40 and B = 160 ranks are about one unit apart: the "
+                 "arm is INCONCLUSIVE by declaration (see UNDERPOWERED), so the claim over "
+                 "every lambda > 0 is INCONCLUSIVE until more seeds are trained. At a fixed "
+                 "number of steps the sign reverses (sensitivity rows): the fixed-epoch effect "
+                 "is the step count.",
     regime="the paper's protocol: 40 epochs at every B in {10, 40, 160}, so T = 16000, 4000, "
            "1000 steps and 2 mu lambda T falls 16x from B = 10 to B = 160 (converged at small "
            "B, not at large B for most lambda); a fixed-step grid (3000 steps) is the "
            "sensitivity row that removes the step count",
 )
+
+
+# Arms whose decision at the sweep's 3 seeds is a coin toss, declared from the committed
+# calibration (reports/calibration: 5 master seeds), never from this run's result.
+UNDERPOWERED = {
+    2.5e-3: "3 seeds: Page's test holds at alpha only when every seed orders all three B "
+            "(p = (1/6)^3 = 0.0046), and at this lambda the B = 40 and B = 160 ranks are "
+            "about one unit apart: the arm was SUPPORTED under 4 of the 5 calibration seeds "
+            "(a tie in the fifth left it undecided); the cached sweep holds no more seeds",
+}
 
 
 def _lambda_arms():
@@ -52,6 +72,16 @@ def _cell(arm, lam, mu, values_of):
         i, j = res["lambdas"].index(lam), res["mus"].index(mu)
         rows.append(grid(res, flagged_as_nan(res, values_of(res)))[i, j])
     return np.array(rows)
+
+
+def planted_rise(ranks, primary):
+    """The primary's (B, seed) ranks with the B effect removed (each B's seed mean moved to
+    the first B's, the seed-to-seed scatter kept) plus a rise linear in the grid index of
+    PLANTED x the primary's raw floor from the first to the last B."""
+    start = np.nanmean(ranks[0])
+    null = ranks - np.nanmean(ranks, axis=1, keepdims=True) + start
+    floor = primary.details.get("raw_change", {}).get("floor", np.nan)  # NaN: unevaluable
+    return null + PLANTED * floor * np.linspace(0, 1, len(ranks))[:, None]
 
 
 @pytest.mark.parametrize("lam", _lambda_arms(), ids=lambda lam: f"lambda{lam:g}")
@@ -68,32 +98,43 @@ def test_rank_rises_with_batch_size(claim, lam, lowrank_sweep, budget, seeds):
                      epochs=cfg["epochs"], steps=steps, horizon_2_mu_lambda_T=horizon,
                      fixed_steps=cfg["fixed_steps"]["steps"],
                      flags={int(b): flag_summary(r) for b, r in by_epochs.items()})
-    if lam >= 2.5e-3:
+    if lam in UNDERPOWERED and cfg["n_seeds"] <= 3:
+        claim.inconclusive(UNDERPOWERED[lam])
+    elif lam >= 5e-3:
         claim.arm_expects(Verdict.SUPPORTED, "Measured: the rank rises with B in every seed "
-                          "at this lambda (B = 10 far past ln(1/tau), B = 160 not).")
+                          "at this lambda by many rank units, past the raw floor (B = 10 far "
+                          "past ln(1/tau), B = 160 not); the lambda = 0 line does not.")
+    else:
+        claim.arm_expects(Verdict.REFUTED, "Measured: the rank rises with B by about 1-2 "
+                          "units, far below the raw floor (one unit and 10% of about 54) at "
+                          "alpha / m; the rise planted at 1.3 x that floor is seen. Every B is "
+                          "short of ln(1/tau) here: the init has barely decayed at any B.")
     ranks = _cell(by_epochs, lam, MU, hidden_rank)
-    claim.expect_trend(batch_sizes, ranks, direction="increasing", min_effect=0.5,
-                       name=f"rank rises with B at fixed {cfg['epochs']} epochs, lambda = "
-                            f"{lam:g}, mu = {MU} (2 mu lambda T: {span}; ln(1/tau) = {LN:.1f})",
-                       meaning="mean per-seed Spearman over B, Page's test with seeds as "
-                               "blocks (tau = 1e-3)")
+    primary = claim.expect_trend(
+        batch_sizes, ranks, direction="increasing", min_effect=0.5, **RAW,
+        name=f"rank rises with B at fixed {cfg['epochs']} epochs, lambda = {lam:g}, mu = {MU} "
+             f"(2 mu lambda T: {span}; ln(1/tau) = {LN:.1f})",
+        meaning="mean per-seed Spearman over B, Page's test with seeds as blocks (tau = "
+                "1e-3); the mean per-seed rise from the first to the last B must also clear "
+                "one rank unit and 10% of the first B's rank")
     zero = _cell(by_epochs, 0.0, MU, hidden_rank)
-    claim.control_trend(batch_sizes, zero, direction="increasing", min_effect=0.5,
-                        name="the same trend at lambda = 0 (control: no decay)")
-    claim.control_trend(batch_sizes, seeds.numpy(0).permuted(ranks, axis=0),
-                        direction="increasing", min_effect=0.5,
-                        name="B labels permuted within each seed (control)")
-    step = max(float(np.nanmean(np.nanstd(ranks, axis=1))), 1.0)
-    claim.positive_trend(batch_sizes, ranks + step * np.arange(len(batch_sizes))[:, None],
-                         direction="increasing", min_effect=0.5,
-                         name=f"a planted rise of {step:.2g} rank units per B step is seen "
+    claim.control_trend(batch_sizes, zero, direction="increasing", min_effect=0.5, **RAW,
+                        name="the same trend at lambda = 0 (control: no decay, could hold "
+                             "and must not)")
+    claim.placebo_trend(batch_sizes, seeds.numpy(0).permuted(ranks, axis=0),
+                        direction="increasing", min_effect=0.5, **RAW,
+                        name="B labels permuted within each seed (placebo)")
+    claim.positive_trend(batch_sizes, planted_rise(ranks, primary), direction="increasing",
+                         min_effect=0.5, **RAW, backs=primary, planted=PLANTED,
+                         name=f"the primary's seed-to-seed scatter with the B effect removed "
+                              f"and a linear rise of {PLANTED:g} x its raw floor planted "
                               "(positive control)")
     claim.sensitivity_trend(batch_sizes, _cell(by_epochs, lam, MU,
                                                lambda r: hidden_rank(r, tau=1e-2)),
-                            direction="increasing", min_effect=0.5, name="tau = 1e-2")
+                            direction="increasing", min_effect=0.5, **RAW, name="tau = 1e-2")
     claim.sensitivity_trend(batch_sizes, _cell(by_epochs, lam, MU,
                                                lambda r: hidden_rank(r, stable=True)),
-                            direction="increasing", min_effect=0.5, name="stable rank")
+                            direction="increasing", min_effect=0.5, **RAW, name="stable rank")
     fixed_mu = cfg["fixed_steps"]["mus"][0]
     fixed_steps = cfg["fixed_steps"]["steps"]
     fixed = {}
@@ -101,15 +142,24 @@ def test_rank_rises_with_batch_size(claim, lam, lowrank_sweep, budget, seeds):
         if x > 0:
             fixed[x] = _cell(by_steps, x, fixed_mu, hidden_rank)
             claim.sensitivity_trend(batch_sizes, fixed[x], direction="increasing",
-                                    min_effect=0.5, name=f"fixed {fixed_steps} steps, lambda "
-                                    f"= {x:g}, mu = {fixed_mu} (2 mu lambda T = "
-                                    f"{2 * fixed_mu * x * fixed_steps:.1f} at every B)")
+                                    min_effect=0.5, **RAW,
+                                    name=f"fixed {fixed_steps} steps, lambda = {x:g}, mu = "
+                                         f"{fixed_mu} (2 mu lambda T = "
+                                         f"{2 * fixed_mu * x * fixed_steps:.1f} at every B)")
     claim.measure("mean hidden rank per B", np.nanmedian(ranks, 1))
     claim.measure("rank ratio largest / smallest B", ranks[-1] / ranks[0], meaning="per seed")
     medians = ", ".join(f"B = {b}: {np.nanmedian(r):.1f}" for b, r in zip(batch_sizes, ranks))
     claim.note(f"Median hidden rank at lambda = {lam:g}, mu = {MU}, {cfg['epochs']} epochs: "
                f"{medians}. At fixed epochs a smaller batch takes proportionally more steps, "
                "so more decay (2 mu lambda per step) is applied.")
+    raw = primary.details.get("raw_change")
+    past = [b for b, h in horizon.items() if h >= LN]
+    if raw:
+        claim.note(f"Mean per-seed rise from B = {batch_sizes[0]} to B = {batch_sizes[-1]}: "
+                   f"{raw['estimate']:+.2f} rank units [{raw['low']:.2f}, {raw['high']:.2f}] "
+                   f"against the raw floor {raw['floor']:.2f} (one unit and 10% of the B = "
+                   f"{batch_sizes[0]} rank). Past ln(1/tau) at the end of training: "
+                   + (", ".join(f"B = {b}" for b in past) if past else "no B") + ".")
     if fixed:
         rho = {x: float(np.nanmean([st.spearmanr(batch_sizes, c).statistic if np.ptp(c) > 0
                                     else 0.0 for c in r.T]))

@@ -8,6 +8,8 @@ from fixtures.lowrank import flag_summary, flagged_as_nan, grid, hidden_rank, se
 from harness import Claim, Verdict
 
 LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
+RAW = {"raw_floor": 1.0, "raw_floor_rel": 0.1}  # a rank trend must also move one unit and 10%
+PLANTED = 1.3  # the positive controls' effects, in multiples of their primary's floor
 
 CLAIM = Claim(
     id="G4",
@@ -22,9 +24,11 @@ CLAIM = Claim(
                  "kept >= 98% of its initial rank (7 seeds, one-sample Wilcoxon against 0.9), "
                  "while the lambda = 1e-2 runs of the same long run fell to about a third (the "
                  "control that could have held); with the paper's fixed epochs the difference "
-                 "rank(lambda = 5e-3) - rank(lambda = 0) rises with B in every seed (the batch-"
-                 "size effect is a decay effect), while lambda = 0 alone and permuted labels do "
-                 "not hold.",
+                 "rank(lambda = 5e-3) - rank(lambda = 0) rises with B in every seed and by many "
+                 "rank units (the batch-size effect is a decay effect), while lambda = 0 alone "
+                 "does not rise by the raw floor (the control). Each primary's positive "
+                 "control (its effect planted at 1.3 x the floor on the same seeds) is seen; "
+                 "permuted B labels are a placebo.",
     regime="rank kept: the long run (20000 steps at B = 10, mu in {0.05, 0.1, 0.2}, the longest "
            "horizon in the suite; the fixed-epoch sweep as a sensitivity row); batch-size "
            "effect: the paper's fixed 40 epochs at B in {10, 40, 160}, mu = 0.1",
@@ -64,12 +68,18 @@ def test_no_decay_no_rank_loss(claim, lowrank_sweep, lowrank_long_run, seeds):
                      flags={"long": flag_summary(run), **{int(b): flag_summary(r) for b, r in
                                                          lowrank_sweep["epochs"].items()}})
     zero = _long_ratio(lowrank_long_run, 0.0)
-    claim.expect_compare(zero, 0.9, alternative="greater", min_effect=0.05, units="seeds",
-                         name=f"lambda = 0 keeps >= 90% of the initial rank after "
-                              f"{long_cfg['steps']} steps (B = {long_cfg['batch_size']}, every "
-                              f"mu in {zero_mus}; the ratio must clear 0.95)",
-                         meaning="per seed the smallest final / initial rank over its "
-                                 "lambda = 0 runs; one-sample Wilcoxon against 0.9")
+    kept = claim.expect_compare(zero, 0.9, alternative="greater", min_effect=0.05,
+                                units="seeds",
+                                name=f"lambda = 0 keeps >= 90% of the initial rank after "
+                                     f"{long_cfg['steps']} steps (B = {long_cfg['batch_size']}, "
+                                     f"every mu in {zero_mus}; the ratio must clear 0.95)",
+                                meaning="per seed the smallest final / initial rank over its "
+                                        "lambda = 0 runs; one-sample Wilcoxon against 0.9")
+    claim.positive_compare(zero - np.nanmedian(zero) + 0.9 + PLANTED * 0.05, 0.9,
+                           alternative="greater", min_effect=0.05, units="seeds",
+                           backs=kept, planted=PLANTED,
+                           name=f"the same seeds' ratios moved to 0.9 + {PLANTED:g} x 0.05 "
+                                "(positive control: a kept share just past the floor is seen)")
     big = _long_ratio(lowrank_long_run, lam_big)
     h = 2 * min(c[1] for c in long_cfg["cells"] if c[0] == lam_big) * lam_big * \
         long_cfg["steps"]
@@ -79,18 +89,27 @@ def test_no_decay_no_rank_loss(claim, lowrank_sweep, lowrank_long_run, seeds):
     # the batch-size effect, with and without decay: the interaction, as a blocked trend
     pos, plain = _over_b(lowrank_sweep, lam_pos, mu), _over_b(lowrank_sweep, 0.0, mu)
     batch_sizes = np.array(list(lowrank_sweep["epochs"]))
-    claim.expect_trend(batch_sizes, pos - plain, direction="increasing", min_effect=0.5,
-                       name=f"batch-size effect weaker at lambda = 0 than at lambda = "
-                            f"{lam_pos:g} (mu = {mu}, {cfg['epochs']} epochs): rank(lambda > "
-                            "0) - rank(lambda = 0) rises with B",
-                       meaning="interaction as a trend of the paired difference, Page's test "
-                               "with seeds as blocks")
-    claim.control_trend(batch_sizes, plain, direction="increasing", min_effect=0.5,
-                        name=f"lambda = 0 alone: rank rises with B (control: no decay, no "
-                             f"batch-size effect predicted)")
-    claim.control_trend(batch_sizes, seeds.numpy(0).permuted(pos - plain, axis=0),
-                        direction="increasing", min_effect=0.5,
-                        name="B labels permuted within each seed (control)")
+    effect = claim.expect_trend(
+        batch_sizes, pos - plain, direction="increasing", min_effect=0.5, **RAW,
+        name=f"batch-size effect weaker at lambda = 0 than at lambda = {lam_pos:g} (mu = {mu}, "
+             f"{cfg['epochs']} epochs): rank(lambda > 0) - rank(lambda = 0) rises with B",
+        meaning="interaction as a trend of the paired difference, Page's test with seeds as "
+                "blocks; its mean per-seed rise must also clear one rank unit and 10%")
+    claim.control_trend(batch_sizes, plain, direction="increasing", min_effect=0.5, **RAW,
+                        name="lambda = 0 alone: rank rises with B (control: no decay, no "
+                             "batch-size effect predicted; could hold, must not)")
+    claim.placebo_trend(batch_sizes, seeds.numpy(0).permuted(pos - plain, axis=0),
+                        direction="increasing", min_effect=0.5, **RAW,
+                        name="B labels permuted within each seed (placebo)")
+    start = np.nanmean((pos - plain)[0])
+    null = pos - plain - np.nanmean(pos - plain, axis=1, keepdims=True) + start
+    rise = PLANTED * effect.details.get("raw_change", {}).get("floor", np.nan)
+    claim.positive_trend(batch_sizes, null + rise * np.linspace(0, 1, len(null))[:, None],
+                         direction="increasing", min_effect=0.5, **RAW, backs=effect,
+                         planted=PLANTED,
+                         name=f"the difference's seed-to-seed scatter with the B effect "
+                              f"removed and a linear rise of {PLANTED:g} x its raw floor "
+                              "planted (positive control)")
     sweep_zero = []
     for res in lowrank_sweep["epochs"].values():
         r = flagged_as_nan(res, hidden_rank(res) / hidden_rank(res, checkpoint=0))

@@ -13,6 +13,7 @@ from harness import Claim, Verdict
 TAU = 1e-3
 LN = math.log(1 / TAU)  # ln(1/tau): the decay horizon 2 mu lambda T the rank needs
 WINDOW = 2.0  # converged window: every lambda > 0 run has 2 mu lambda t >= 2 ln(1/tau)
+PLANTED = 1.3  # the positive controls' shift, in multiples of the 0.5 floor
 
 CLAIM = Claim(
     id="G5",
@@ -23,20 +24,22 @@ CLAIM = Claim(
               "equilibrium, unlike the steady growth without weight decay.",
     source="002_bee57445c622ee0c.txt (Galanti's talk: 'we plot the ratio between the norm of "
            "the weights ... it converges to something very close to 1')",
-    expected=Verdict.SUPPORTED,
+    expected=Verdict.INCONCLUSIVE,
     why_expected="Measured in the converged run (B = 10, 20000 steps, 7 seeds, every lambda > 0 "
-                 "cell past 2 ln(1/tau) in the last 16 epochs): in every layer the late log "
-                 "norm shows no steady drift (mean |Pearson(epoch, log norm)| about 0.3-0.4, "
-                 "more than the floor below 1 = steady drift), while the lambda = 0 runs keep "
-                 "growing (|r| near 1 in the hidden layers, ~0.8 in the classifier: the control "
-                 "that could have held and did not); the ratio is closer to 1 late than in the "
-                 "first epochs. Not every cell has stopped: the weakest decay (lambda = "
-                 "2.5e-3, mu = 0.2, at 2-2.9 ln(1/tau) in the window) still drifts up by a few "
-                 "tenths of a percent per epoch (its per-cell row and the 'strictest' row do "
-                 "not hold), so 'every run' is met only with more decay than that. The old "
-                 "REFUTED came from unconverged cells and a max over (run, "
-                 "layer) pseudo-replicates; the catalogue's median |ratio - 1| < 1e-2 is a "
-                 "sensitivity row (it is about the same with and without decay).",
+                 "cell past 2 ln(1/tau) in the last 16 epochs), decided per cell as the "
+                 "catalogue asks for every run: in most cells the late log norm shows no "
+                 "steady drift in any layer (|Pearson(epoch, log norm)| well below 1), while "
+                 "the lambda = 0 runs keep growing (the substantive control, which does not "
+                 "hold). But the weakest decay (lambda = 2.5e-3, mu = 0.2, at 2-2.9 ln(1/tau) "
+                 "in the window) still drifts up steadily in nearly every seed of every "
+                 "layer (and lambda = 1e-2, mu = 0.05 in hidden1 is undecided): that cell "
+                 "falls short of the floor at alpha, but a refutation needs alpha / m over "
+                 "the cells and layers, which the exact signed-rank test on 7 seeds cannot "
+                 "reach, so each arm is INCONCLUSIVE: the norm settles once the init has "
+                 "decayed well past 2 ln(1/tau), not at it. The old SUPPORTED averaged the "
+                 "cells within each seed, so the drifting cell passed inside the mean; the "
+                 "late-vs-early |ratio - 1| comparison holds at lambda = 0 too and is now a "
+                 "sensitivity row, as is the catalogue's median |ratio - 1| < 1e-2.",
     regime="converged: 2 mu lambda t >= 2 ln(1/tau) for every lambda > 0 run over the tested "
            "window (B = 10, mu in {0.05, 0.1, 0.2}, lambda in 2.5e-3..1e-2, 50 epochs); the "
            "fixed-epoch sweep's unconverged cells are a sensitivity row",
@@ -98,20 +101,43 @@ def test_norm_ratio_converges(claim, lowrank_long_run, lowrank_sweep, layer):
     a_pos, a_zero = _per_seed(run, rho, True), _per_seed(run, rho, False)
     span = f"epochs {int(window[0])}-{int(window[-1])}, 2 mu lambda t >= " \
            f"{horizon_start[pos].min():.1f} = {horizon_start[pos].min() / LN:.1f} ln(1/tau)"
-    claim.expect_compare(a_pos, 1.0, alternative="less", min_effect=0.5,
-                         name=f"{layer}: no drift once converged ({span})",
-                         meaning="per seed, mean over lambda > 0 cells of |Pearson(epoch, "
-                                 "log ||W||)| in the window; 1 = steady drift; must sit >= 0.5 "
-                                 "below it", units="seeds")
-    claim.control_compare(a_zero, 1.0, alternative="less", min_effect=0.5,
+    cell_rho = {}
+    for lam, mu in cfg["cells"]:  # the catalogue asks for every run: each cell decides
+        if lam == 0:
+            continue
+        m = select(run, lam=lam, mu=mu) & usable(run)
+        h0 = 2 * mu * lam * float(run["steps"][window[0]])
+        cell_rho[(lam, mu)] = (rho[m], slope[m], h0)
+        row = claim.expect_compare(
+            rho[m], 1.0, alternative="less", min_effect=0.5, support=(-1.0, 0.0),
+            units="seeds", name=f"{layer}: no drift once converged, cell lambda = {lam:g}, "
+                                f"mu = {mu:g} ({span}; this cell >= {h0:.0f})",
+            meaning="per seed |Pearson(epoch, log ||W||)| over the window; 1 = steady "
+                    "drift; must sit >= 0.5 below it")
+        planted = np.clip(rho[m] - np.median(rho[m]) + 1.0 - PLANTED * 0.5, 0.0, 1.0)
+        claim.positive_compare(planted, 1.0, alternative="less", min_effect=0.5,
+                               support=(-1.0, 0.0), units="seeds", backs=row,
+                               planted=PLANTED,
+                               name=f"{layer}, cell lambda = {lam:g}, mu = {mu:g}: its seeds' "
+                                    f"|r| moved to a median {PLANTED:g} x 0.5 below 1 "
+                                    "(positive control)")
+    claim.control_compare(a_zero, 1.0, alternative="less", min_effect=0.5, support=(-1.0, 0.0),
                           name=f"{layer}: lambda = 0 runs, same window (control: they keep "
                                "growing)", units="seeds",
-                          meaning="could hold if the norms without decay had stalled")
-    claim.expect_compare(_per_seed(run, late_dev, True), _per_seed(run, early_dev, True),
-                         alternative="less", paired=True, min_effect=5e-3,
-                         name=f"{layer}: median |ratio - 1| smaller in the window than in the "
-                              "first 10% of epochs", units="seeds")
+                          meaning="per seed the mean |r| over the lambda = 0 cells; could hold "
+                                  "if the norms without decay had stalled")
+    claim.sensitivity_compare(a_pos, 1.0, alternative="less", min_effect=0.5, units="seeds",
+                              name=f"{layer}: the former primary, |r| averaged over the lambda "
+                                   "> 0 cells per seed (a drifting cell passes inside the mean)")
     late_pos = _per_seed(run, late_dev, True)
+    claim.sensitivity_compare(late_pos, _per_seed(run, early_dev, True), alternative="less",
+                              paired=True, min_effect=5e-3, units="seeds",
+                              name=f"{layer}: median |ratio - 1| smaller in the window than in "
+                                   "the first 10% of epochs (lambda > 0)")
+    claim.sensitivity_compare(_per_seed(run, late_dev, False), _per_seed(run, early_dev, False),
+                              alternative="less", paired=True, min_effect=5e-3, units="seeds",
+                              name="... the same at lambda = 0 (no decay: where it holds "
+                                   "too, it cannot tell decay from no decay)")
     claim.sensitivity_compare(late_pos, 1e-2, alternative="less", min_effect=5e-3,
                               name="catalogue's figure: window median |ratio - 1| < 1e-2 "
                                    "(lambda > 0, per seed)", units="seeds")
@@ -122,20 +148,6 @@ def test_norm_ratio_converges(claim, lowrank_long_run, lowrank_sweep, layer):
     claim.sensitivity_compare(_per_seed(run, np.abs(slope), True), 1e-2, alternative="less",
                               min_effect=5e-3, units="seeds",
                               name="|drift of log norm| per epoch < 1e-2 (lambda > 0)")
-    worst = np.array([np.max(rho[usable(run) & pos & (run["seed"].numpy() == s)])
-                      for s in range(run["n_seeds"])])
-    claim.sensitivity_compare(worst, 1.0, alternative="less", min_effect=0.5, units="seeds",
-                              name="strictest: max over lambda > 0 cells of |rho| per seed")
-    cell_rho = {}
-    for lam, mu in cfg["cells"]:
-        if lam == 0:
-            continue
-        m = select(run, lam=lam, mu=mu) & usable(run)
-        h0 = 2 * mu * lam * float(run["steps"][window[0]])
-        cell_rho[(lam, mu)] = (rho[m], slope[m], h0)
-        claim.sensitivity_compare(rho[m], 1.0, alternative="less", min_effect=0.5,
-                                  units="seeds", name=f"cell lambda = {lam:g}, mu = {mu:g} "
-                                  f"alone (2 mu lambda t >= {h0:.0f} in the window)")
     claim.note(f"{layer}, per cell (mean |r| over seeds, median drift of log norm per epoch, "
                "2 mu lambda t at the window's start): " + "; ".join(
                    f"lambda = {lam:g}, mu = {mu:g}: {np.mean(r):.2f}, {np.median(d):+.1e}, "
@@ -165,17 +177,20 @@ def test_norm_ratio_converges(claim, lowrank_long_run, lowrank_sweep, layer):
     claim.measure(f"{layer}: drift of log norm per epoch, lambda = 0", slope[usable(run) & ~pos])
     claim.measure(f"{layer}: window median |ratio - 1|, lambda > 0", late_pos)
     up = (norms[1:] > norms[:-1])[window[1:] - 1]
-    frac_up = {f"lambda>0": float(up[:, usable(run) & pos].mean()),
+    frac_up = {"lambda>0": float(up[:, usable(run) & pos].mean()),
                "lambda=0": float(up[:, usable(run) & ~pos].mean())}
     claim.note(f"{layer}: in the window ({span}) the norm rose from one epoch to the next in "
                f"{100 * frac_up['lambda>0']:.0f}% of the lambda > 0 epochs and "
                f"{100 * frac_up['lambda=0']:.0f}% of the lambda = 0 ones; median drift of "
                f"log norm per epoch {np.median(slope[usable(run) & pos]):+.1e} (lambda > 0) "
                f"vs {np.median(slope[usable(run) & ~pos]):+.1e} (lambda = 0).")
-    claim.note("Units are seeds (n = 7): each seed's value is the mean over its lambda > 0 "
-               "cells, which share its init (decayed by exp(-2 mu lambda t) < 1e-6 in the "
+    claim.note(f"Units are seeds (n = {run['n_seeds']}): in each cell one run per seed; the "
+               "cells of a seed share its init (decayed by exp(-2 mu lambda t) < 1e-6 in the "
                "window) but not its data order. The floors (0.5 below steady drift; 5e-3 for "
-               "|ratio - 1| figures, half the catalogue's 1e-2) were set before the run.")
+               "|ratio - 1| figures, half the catalogue's 1e-2) were set before the run. A "
+               f"cell's FAILS refutes only at alpha / m (m = cells x layers): at "
+               f"{run['n_seeds']} seeds the exact signed-rank test cannot reach that level, so "
+               "a drifting cell leaves the arm INCONCLUSIVE, not REFUTED.")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     ratios = norms[1:] / norms[:-1]

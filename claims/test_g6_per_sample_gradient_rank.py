@@ -104,14 +104,15 @@ def test_per_sample_gradient_rank(claim, g6_records, seeds, family):
     claim.expect_exact(n, lower=MIN_EXAMPLES, n=n, units="examples", statistic="examples run",
                        name=f"at least {MIN_EXAMPLES} hypothesis-drawn {family} examples ran")
     shared = family in ("attention", "conv", "tied")
-    claim.expect_exact((ps_rank - ps_bound).max(), upper=0, n=n, units="examples",
-                       statistic="max over examples of rank - min(R, m, n)",
-                       name="per-sample gradient rank <= R uses" if shared
-                       else "per-sample gradient rank <= 1 (each weight used once)",
-                       meaning="the rank-1 lemma: dL/dW is an outer product per use")
-    claim.expect_exact((b_rank - b_bound).max(), upper=0, n=n, units="examples",
-                       statistic="max over examples of rank - min(B R, m, n)",
-                       name="mini-batch gradient rank <= B R")
+    per_sample = claim.expect_exact(
+        (ps_rank - ps_bound).max(), upper=0, n=n, units="examples",
+        statistic="max over examples of rank - min(R, m, n)",
+        name="per-sample gradient rank <= R uses" if shared
+        else "per-sample gradient rank <= 1 (each weight used once)",
+        meaning="the rank-1 lemma: dL/dW is an outer product per use")
+    batched = claim.expect_exact((b_rank - b_bound).max(), upper=0, n=n, units="examples",
+                                 statistic="max over examples of rank - min(B R, m, n)",
+                                 name="mini-batch gradient rank <= B R")
     many = (batch >= 2) & (small_side >= 2)
     if many.any():
         claim.control_exact(b_rank[many].max(), upper=1, n=int(many.sum()), units="examples",
@@ -126,13 +127,16 @@ def test_per_sample_gradient_rank(claim, g6_records, seeds, family):
                             name="per-sample gradients of shared weights (R >= 2) have rank "
                                  "<= 1 (control: could hold, must not)",
                             meaning="the sharing factor R is real, not slack")
+    # the planted sums sit exactly at the bound (1 x): a counter that over-counts fails them
     claim.positive_exact((_column(records, "planted_rank") - ps_bound).max(), upper=0, n=n,
+                         backs=per_sample, planted=1.0,
                          units="examples", statistic="max counted rank - min(R, m, n)",
                          name="planted sums of R outer products of the same shapes are "
                               "counted at rank <= min(R, m, n)",
                          meaning="the counter does not see rank that is not there")
     claim.positive_exact((_column(records, "planted_batch_rank") - b_bound).max(), upper=0,
-                         n=n, units="examples", statistic="max counted rank - min(B R, m, n)",
+                         n=n, backs=batched, planted=1.0, units="examples",
+                         statistic="max counted rank - min(B R, m, n)",
                          name="planted sums of B R outer products: counted rank <= min(B R, "
                               "m, n)")
     claim.sensitivity_exact((_column(records, "per_sample_rank_strict") - ps_bound).max(),
