@@ -3,14 +3,20 @@
 Method: XOR-like tasks (fixtures.xor_tasks): n = 2..8 Gaussian points in the plane with 0/1
 labels, one task per net, all n of a width in one batched computation (masked points); GD then
 Gauss-Newton polish to zero loss; exact rank(J) at every converged minimum.
-Arms: activation x width, widths 1 (P = 5 < n for n >= 6: the width, not the data, caps
-rank(J) there, and such data cannot be fitted), 4 and 16. Primaries on the converged runs:
-rank(J) <= n (exact), rank(J) = n in >= 90% of them (exact binomial), and a Spearman trend of
-rank(J) on n (floor 0.9). Control: the same trend with n permuted across the runs.
+Arms: activation x width, widths 1, 4 and 16; width 1 (P = 5) is judged on n <= P only (for
+n > P the width, not the data, caps rank(J), and such data cannot be fitted). Units: the
+converged minima whose rank(J) is unambiguous (the same for relu'(0) = 0 and 1: at a kink
+rank(J) depends on the convention). Primaries: rank(J) <= n (exact), rank(J) = n in >= 90%
+(exact binomial), and a Spearman trend of rank(J) on n (floor 0.9, and a raw rise of at least
+one rank unit and 10%). Placebo: the same trend with n permuted across the runs. Positive
+control of a ReLU arm, paired with each statistical primary: the tanh arm of the same width,
+drawn to the ReLU primary's n (rank(J) = n there: a rate of 1 is p0 + 1.25 floors, a Spearman
+of 1 is 1.11 floors). No substantive control exists (the claim says why).
 """
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from scipy import stats
 
 from fixtures.xor_tasks import fit, random_tasks
 from harness import Claim, Verdict
@@ -24,13 +30,15 @@ CLAIM = Claim(
     source="003_c025dbd4f5c74a9f.txt (post, 'Rashomon Set': 'the number of parameters the "
            "network is using to store the data'; with B1's exact count)",
     expected=Verdict.INCONCLUSIVE,
-    why_expected="Measured: tanh has rank(J) = n in every converged run at widths 1, 4 and 16 "
-                 "(at width 1 only n <= P = 5 can be fitted), and ReLU at width 16; ReLU at "
-                 "widths 1 and 4 falls short of rank(J) = n in well over 10% of its converged "
-                 "runs (rank deficits at kinks and dead units), a failure with no positive "
-                 "control behind it. Figures in the notes.",
-    regime="zero-loss minima (polished loss < 1e-26); width 1 includes data it cannot fit "
-           "(n > P), counted as non-converged",
+    why_expected="Measured: on the rank-unambiguous minima rank(J) = n in (nearly) every run "
+                 "and tracks n for tanh at widths 1, 4 and 16 (width 1 fits only the smallest "
+                 "n) and for ReLU at widths 4 and 16 (the earlier ReLU shortfall came from "
+                 "minima on a kink); ReLU at width 1 fits too few minima to decide the 90% "
+                 "floor and the Spearman floor (arm reason). Figures in the notes.",
+    regime="zero-loss minima (polished loss < 1e-26), rank-unambiguous; width 1 on n <= P",
+    no_substantive_control="rank(J) <= n is algebra and rank(J) = n is what a generic J of a "
+                           "fitted net gives: no run of this experiment lacks the mechanism "
+                           "and could still show the trend; permuting n is a placebo",
 )
 SETTINGS = {"smoke": {"n_values": [2, 4, 6, 8], "per_n": 20, "widths": [1, 4, 16],
                       "steps": 2000},
@@ -39,6 +47,9 @@ SETTINGS = {"smoke": {"n_values": [2, 4, 6, 8], "per_n": 20, "widths": [1, 4, 16
             "paper": {"n_values": list(range(2, 17)), "per_n": 500, "widths": [1, 4, 16, 64],
                       "steps": 20000}}
 ARMS = [(a, h) for a in ("tanh", "relu") for h in SETTINGS["default"]["widths"]]
+P0, FLOOR = 0.5, 0.4  # rank(J) = n in >= 90% of the minima
+RHO_FLOOR = 0.9
+RANK_FLOORS = dict(raw_floor=1.0, raw_floor_rel=0.1)  # a rank trend moves >= 1 and 10%
 
 
 @pytest.fixture(scope="session")
@@ -56,38 +67,79 @@ def b10_fits(budget, shared_seeds, device, disk_cache):
     return cfg, disk_cache.get_or_compute("b10-fits", cfg, compute)
 
 
+def _units(n, r):
+    """(n, rank(J)) of the converged, rank-unambiguous minima (width 1: n <= P only)."""
+    keep = r["converged"].numpy() & ~r["rank_ambiguous"].numpy() & (n <= r["P"])
+    return n[keep], r["rank_j"].numpy()[keep]
+
+
+def _tanh_positive_controls(claim, fits, h, size, at_n, tracks, rng):
+    """The tanh arm of the same width, drawn to the ReLU primaries' n, behind each of them."""
+    nn, rank = _units(*fits[("tanh", h)])
+    if nn.size < size:
+        claim.note(f"no positive control: the tanh h={h} arm has {nn.size} minima, fewer than "
+                   f"the {size} of this arm")
+        return
+    pick = rng.choice(nn.size, size, replace=False)
+    nn, rank = nn[pick], rank[pick]
+    rate = float((rank == nn).mean())
+    if 1 <= (rate - P0) / FLOOR <= 1.5:
+        claim.positive_proportion(int((rank == nn).sum()), size, p0=P0, alternative="greater",
+                                  min_effect=FLOOR, units="minima", backs=at_n,
+                                  planted=(rate - P0) / FLOOR,
+                                  name=f"tanh h={h}, {size} minima: rank(J) = n in >= 90% "
+                                       "(positive control)")
+    rho = float(stats.spearmanr(nn, rank)[0]) if np.ptp(rank) else 0.0
+    if 1 <= rho / RHO_FLOOR <= 1.5:
+        claim.positive_trend(nn, rank, direction="increasing", min_effect=RHO_FLOOR,
+                             blocks=False, units="minima", **RANK_FLOORS, backs=tracks,
+                             planted=rho / RHO_FLOOR,
+                             name=f"tanh h={h}, {size} minima: rank(J) tracks n (positive "
+                                  "control)")
+
+
 @pytest.mark.parametrize("act,h", ARMS, ids=[f"{a}-h{h}" for a, h in ARMS])
 def test_rashomon_codimension_tracks_data(claim, b10_fits, seeds, act, h):
     cfg, fits = b10_fits
     claim.parameters(**cfg, activation=act, width=h)
-    if not (act == "relu" and h in (1, 4)):
+    if (act, h) == ("relu", 1):
+        claim.arm_expects(Verdict.INCONCLUSIVE, "measured: few width-1 ReLU runs fit n <= 5 "
+                          "points off a kink (notes); their share at rank(J) = n sits at the "
+                          "90% floor (about 0.87 pooled over five master seeds) and their "
+                          "Spearman near its floor: decided by a hair (two of five master "
+                          "seeds support it), so it is pinned INCONCLUSIVE; more units would "
+                          "not decide a share this close to the floor")
+    else:
         claim.arm_expects(Verdict.SUPPORTED, "measured: rank(J) = n in (nearly) every "
-                          "converged run, tracking n (notes)")
+                          "rank-unambiguous minimum, tracking n (notes)")
     n, r = fits[(act, h)]
     c = r["converged"].numpy()
-    nn, rank = n[c], r["rank_j"].numpy()[c]
     claim.measure("convergence rate", c, unit="fraction")
+    nn, rank = _units(n, r)
     claim.expect_exact((rank - nn).max() if rank.size else np.nan, upper=0, n=len(rank),
                        units="minima", statistic="max rank(J) - n", name="rank(J) <= n")
-    claim.expect_proportion(int((rank == nn).sum()), len(rank), p0=0.5, alternative="greater",
-                            min_effect=0.4, units="minima",
-                            name="rank(J) = n in >= 90% of converged runs")
-    claim.expect_trend(nn, rank, direction="increasing", min_effect=0.9, blocks=False,
-                       units="minima", name="rank(J) tracks n (Spearman)")
-    claim.control_trend(seeds.numpy().permutation(nn), rank, direction="increasing",
-                        min_effect=0.9, blocks=False, units="minima",
-                        name="n permuted across the runs (control)",
-                        meaning="must NOT hold: no relation left")
+    at_n = claim.expect_proportion(int((rank == nn).sum()), len(rank), p0=P0,
+                                   alternative="greater", min_effect=FLOOR, units="minima",
+                                   name="rank(J) = n in >= 90% of the minima")
+    tracks = claim.expect_trend(nn, rank, direction="increasing", min_effect=RHO_FLOOR,
+                                blocks=False, units="minima", **RANK_FLOORS,
+                                name="rank(J) tracks n (Spearman)")
+    rng = seeds.numpy()
+    claim.placebo_trend(rng.permutation(nn), rank, direction="increasing",
+                        min_effect=RHO_FLOOR, blocks=False, units="minima", **RANK_FLOORS,
+                        name="n permuted across the runs (placebo)")
+    all_n, all_rank = n[c], r["rank_j"].numpy()[c]
+    claim.sensitivity_proportion(int((all_rank == all_n).sum()), int(c.sum()), p0=P0,
+                                 alternative="greater", min_effect=FLOOR, units="minima",
+                                 name="rank(J) = n, every converged run (kinks included)")
     if act == "relu":
-        un = c & ~r["rank_ambiguous"].numpy()
-        claim.sensitivity_proportion(int((r["rank_j"].numpy()[un] == n[un]).sum()),
-                                     int(un.sum()), p0=0.5, alternative="greater",
-                                     min_effect=0.4, units="minima",
-                                     name="rank(J) = n, rank-unambiguous runs")
+        _tanh_positive_controls(claim, fits, h, len(rank), at_n, tracks, rng)
     ns = sorted(set(n.tolist()))
     claim.note(f"{act} h={h} (P = {r['P']}): converged per n "
                + ", ".join(f"n={k}: {int(c[n == k].sum())}/{int((n == k).sum())}" for k in ns)
-               + f"; rank(J) = n in {int((rank == nn).sum())} of {len(rank)} converged runs"
+               + f"; rank(J) = n in {int((rank == nn).sum())} of the {len(rank)} "
+               f"rank-unambiguous minima judged ({int((all_rank == all_n).sum())} of "
+               f"{int(c.sum())} converged runs, kinks included)"
                + (f"; at n > P = {r['P']} no run can reach zero loss (rank(J) <= P < n)."
                   if r["P"] < max(ns) else "."))
     fig, ax = plt.subplots(figsize=(5, 3.6))

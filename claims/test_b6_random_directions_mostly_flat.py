@@ -9,9 +9,14 @@ direction (top Hessian eigenvector) at the same radius (scale-free), for delta i
 disagree, the answer is the threshold's, and the arm is INCONCLUSIVE by declaration. Beside
 it, the fraction each minimum's own spectrum predicts under a quadratic model (loss ~ r^2/2
 u^T H u, u uniform on the sphere: Monte Carlo over the eigenvalues), and, per delta, the
-width where the mean fraction crosses 1/2. Negative control: directions inside the top-4
-eigenspace (steep by construction), at the loosest delta. Positive control: directions in the
-null space of J (flat to first order by construction), at each delta.
+width where the mean fraction crosses 1/2. The per-minimum difference fraction - 1/2 lies in
+[-1/2, 1/2] (declared as the support, so that tied minima give a finite bound). Control:
+directions inside the top-4 eigenspace, at the loosest delta: steep by construction, declared
+DEGENERATE. Positive control, one per delta row (same check, minima and n): a direction set
+with a planted flat majority, a share 1/2 + 1.5 x the floor of null-space directions of J
+(flat to first order) and the rest inside the top-4 eigenspace (steep), measured as the
+random directions are (ReLU: the null-space directions' first-order kink change can exceed a
+strict delta, and the control then fails there).
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,10 +42,12 @@ CLAIM = Claim(
     expected=Verdict.INCONCLUSIVE,
     why_expected="Measured: a random direction is never exactly flat (it has components along "
                  "all <= 4 curved directions), so its loss relative to the steepest is ~c / P, "
-                 "as the quadratic model of each minimum's own spectrum predicts. Narrow nets "
-                 "fail at every delta; wider ones pass at the loose deltas and fail at the "
-                 "strict one, so 'almost unchanged' decides the answer (notes: the crossing "
-                 "width per delta).",
+                 "as the quadratic model of each minimum's own spectrum predicts. Wider nets "
+                 "pass at the loosest delta and fail at the strict ones, so 'almost unchanged' "
+                 "decides the answer (notes: the crossing width per delta). Narrow nets fail at "
+                 "every delta: ReLU h = 2 and 3 are refuted by the delta = 0.1 row, decided at "
+                 "alpha / m, whose paired planted flat majority is seen; tanh h = 2 and 3 are "
+                 "not decided at every delta (arm reasons).",
     regime="converged minima (polished loss < 1e-26), radius 0.1, delta relative to the "
            "steepest direction's loss",
 )
@@ -49,11 +56,24 @@ SETTINGS = {"smoke": {"minima": 50, "directions": 16, "radius": 0.1, "mc": 512},
             "paper": {"minima": 2000, "directions": 256, "radius": 0.1, "mc": 8192}}
 DELTAS = (1e-3, 1e-2, 1e-1)
 FLOOR = 0.1
+PLANTED = 1.5  # the positive control's flat majority above 1/2, in floors (nominal: null-space
+# directions counted flat; ReLU kinks make the effective plant a little smaller)
+SUPPORT = (-0.5, 0.5)  # a flat fraction minus 1/2
 N_POINTS = 4  # XOR: rank(H) <= 4, so the top 4 eigenvectors span the curved directions
 ARMS = [(a, h) for a in POPULATION_SETTINGS["default"]["activations"]
         for h in POPULATION_SETTINGS["default"]["widths"]]
 # measured per arm (notes): narrow nets fail at every delta; wider ones depend on delta
-EXPECTED_REFUTED = {("relu", 2), ("relu", 3), ("tanh", 2), ("tanh", 3)}
+EXPECTED_REFUTED = {("relu", 2), ("relu", 3)}
+ARM_WHY = {
+    ("tanh", 3): "measured: the delta = 0.1 fraction sits just under the floor (about 0.08 "
+                 "above 1/2 against 0.1): its FAILS does not survive alpha / m, the deltas "
+                 "disagree (and the calibration seeds leave it undecided)",
+    ("tanh", 2): "measured: the delta = 0.01 row is undecided: nearly every minimum has a flat "
+                 "fraction of 0 or 1/32, the Hodges-Lehmann interval collapses on a Walsh "
+                 "average no minimum takes, and the harness's tie bound then spans the "
+                 "support (where it does not collapse, under one of five master seeds, the "
+                 "arm is refuted: the tie bound decides, not the data)",
+}
 
 
 def _fractions(run, cfg, gen):
@@ -89,33 +109,55 @@ def b6_fractions(budget, xor_population, shared_seeds, disk_cache):
     def compute():
         return {(a, h): _fractions(runs[f"{a}-{h}"], cfg,
                                    shared_seeds("b6-directions").torch(replicate=i))
-                for i, (a, h) in enumerate(ARMS)}
+                for i, (a, h) in enumerate(ARMS) if h in runs.cfg["widths"]}
     return cfg, disk_cache.get_or_compute("b6-fractions", cfg, compute)
 
 
 def _crossing(fr, act, dl):
-    widths = [h for a, h in ARMS if a == act]
+    widths = [h for a, h in fr if a == act]
     means = [fr[(act, h)][("rand", dl)].mean() for h in widths]
     above = [h for h, m in zip(widths, means) if m > 0.5]
     return (f">{widths[-1]}" if not above else str(above[0])), means
 
 
+def _refuting_outcome(row, m):
+    """The row's outcome as the verdict will judge it: a FAILS must also fail at alpha / m
+    (the harness's multiplicity rule), else it is UNDECIDED."""
+    if row.outcome != "FAILS":
+        return row.outcome
+    return "FAILS" if row.rerun(row.alpha / m).outcome == "FAILS" else "UNDECIDED"
+
+
 @pytest.mark.parametrize("act,h", ARMS, ids=[f"{a}-h{h}" for a, h in ARMS])
 def test_random_directions_mostly_leave_loss_unchanged(claim, b6_fractions, act, h):
     cfg, fr = b6_fractions
+    if (act, h) not in fr:
+        pytest.skip(f"width {h} is not in this budget's population")
     claim.parameters(**cfg, deltas=DELTAS, floor=FLOOR, activation=act, width=h)
     if (act, h) in EXPECTED_REFUTED:
         claim.arm_expects(Verdict.REFUTED, "measured: the flat fraction stays below 1/2 at "
-                          "every delta at this width")
+                          "every delta at this width, and the planted flat majority is seen at "
+                          "the loosest delta (its row refutes)")
+    if (act, h) in ARM_WHY:
+        claim.arm_expects(Verdict.INCONCLUSIVE, ARM_WHY[(act, h)])
     f = fr[(act, h)]
+    share = 0.5 + PLANTED * FLOOR
     outcomes = {}
     for dl in DELTAS:
         row = claim.expect_compare(f[("rand", dl)], 0.5, alternative="greater",
-                                   min_effect=FLOOR, units="minima",
+                                   min_effect=FLOOR, support=SUPPORT, units="minima",
                                    name=f"most random directions flat at delta = {dl:g}",
                                    meaning="per minimum, a majority of random nudges leave the "
                                            "loss below delta x the steepest direction's")
-        outcomes[dl] = row.outcome
+        outcomes[dl] = _refuting_outcome(row, len(DELTAS) * claim.n_arms)
+        claim.positive_compare(share * f[("null", dl)] + (1 - share) * f[("steep", dl)], 0.5,
+                               alternative="greater", min_effect=FLOOR, support=SUPPORT,
+                               units="minima", backs=row, planted=PLANTED,
+                               name=f"planted flat majority: {share:.0%} null-space, the rest "
+                                    f"top-4 eigenspace directions, delta = {dl:g} (positive "
+                                    "control)",
+                               meaning="the measurement sees a flat majority of the floor's "
+                                       "size where null-space directions are flat under delta")
         claim.sensitivity_compare(f[("rand", dl)], f[("quad", dl)], alternative="greater",
                                   paired=True, min_effect=FLOOR, units="minima",
                                   name=f"measured flat fraction above the quadratic model's "
@@ -125,17 +167,11 @@ def test_random_directions_mostly_leave_loss_unchanged(claim, b6_fractions, act,
             f"delta {dl:g} {o}" for dl, o in outcomes.items()) + "; 'almost unchanged' "
             "decides the answer")
     claim.control_compare(f[("steep", DELTAS[-1])], 0.5, alternative="greater",
-                          min_effect=FLOOR, units="minima",
+                          min_effect=FLOOR, support=SUPPORT, units="minima",
                           name=f"directions inside the top-4 eigenspace, delta = {DELTAS[-1]:g} "
-                               f"(control)", meaning="steep by construction: must fail")
-    for dl in DELTAS:
-        claim.positive_compare(f[("null", dl)], 0.5, alternative="greater",
-                               min_effect=FLOOR, units="minima",
-                               name=f"directions in the null space of J, delta = {dl:g} "
-                                    f"(positive control)",
-                               meaning="flat to first order by construction: the measurement "
-                                       "sees a flat majority (ReLU: only where the kink's "
-                                       "first-order change stays under delta)")
+                               f"(control)",
+                          constant_by_construction="the top-4 eigenspace holds every curved "
+                          "direction: its directions are steep by construction")
     for dl in DELTAS:
         claim.measure(f"flat fraction delta={dl:g}", f[("rand", dl)], unit="fraction")
     claim.note(f"{act} h={h} ({f['minima']} minima, P = {4 * h + 1}, flat share dim / P = "
@@ -146,7 +182,7 @@ def test_random_directions_mostly_leave_loss_unchanged(claim, b6_fractions, act,
                + ", ".join(f"delta {dl:g}: h = {_crossing(fr, act, dl)[0]}" for dl in DELTAS)
                + ".")
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    widths = [w for a, w in ARMS if a == act]
+    widths = [w for a, w in fr if a == act]
     for i, dl in enumerate(DELTAS):
         _, means = _crossing(fr, act, dl)
         quad = [fr[(act, w)][("quad", dl)].mean() for w in widths]
