@@ -41,6 +41,7 @@ SETTINGS = {
               "lam": 0.005, "lr": 0.05},
 }
 TAU, TAU_SENS = 1e-3, 1e-2
+RAW = {"raw_floor": 1.0, "raw_floor_rel": 0.1}  # a rank trend must also move one unit and 10%
 DEPTHS = (4, 8)  # the arms, at every budget (the paper budget widens the net and the data)
 
 
@@ -118,12 +119,13 @@ def test_top_layers_low_rank(claim, g13_runs, depth):
                                   "tau-rank <= 2 (control: could hold, must not)",
                              meaning="plain GD also has a low-rank bias in deep nets; if it "
                                      "reached rank 2 here, weight decay would not be needed")
+    support = (-cfg["width"], cfg["width"])  # a rank difference of two width-capped layers
     claim.expect_compare(bottom[main], top[main], alternative="greater", paired=True,
-                         min_effect=1, units="runs",
+                         min_effect=1, support=support, units="runs",
                          name=f"top hidden layer lower-rank than the input layer "
                               f"(rank W_1 - rank {layer}, lambda > 0)")
     claim.control_compare(bottom[zero], top[zero], alternative="greater", paired=True,
-                          min_effect=1, units="runs",
+                          min_effect=1, support=support, units="runs",
                           name=f"lambda = 0 interpolators: rank W_1 - rank {layer} "
                                "(control: could hold, must not)")
     claim.sensitivity_proportion(int((sens[main, -1] <= 2).sum()), n_main, p0=0.5,
@@ -135,7 +137,7 @@ def test_top_layers_low_rank(claim, g13_runs, depth):
                                  name="every upper-half hidden layer has tau-rank <= 2")
     if hidden >= 3:
         claim.sensitivity_trend(np.arange(1, hidden + 1), ranks[main].T,
-                                direction="decreasing", min_effect=0.5,
+                                direction="decreasing", min_effect=0.5, **RAW,
                                 name="tau-rank falls with layer index (runs as blocks)")
 
     claim.measure("tau-rank of the top hidden layer (lambda > 0)", top[main],

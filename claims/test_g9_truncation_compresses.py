@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from fixtures.compression import COMPRESSION_SETTINGS, FIT_GAP, TAUS, regime
+from fixtures.compression import (COMPRESSION_SETTINGS, FIT_GAP, TAUS, parameter_saving,
+                                  ranks_for_saving, regime)
 from harness import Claim, Verdict
 
 _D = COMPRESSION_SETTINGS["default"]
@@ -19,15 +20,18 @@ CLAIM = Claim(
               "same ranks (the same parameter budget), cannot.",
     source="002_bee57445c622ee0c.txt (Galanti's talk, implications: 'an inherent tendency of "
            "SGD with regularization to compress the neural networks')",
-    expected=Verdict.REFUTED,
-    why_expected="Measured at the default budget, in both arms whose models fit: the lambda = 0 "
-                 "partner (same init and data order), cut to the same ranks at the same "
-                 "parameter budget, loses nothing either, so 'networks trained without decay "
-                 "cannot' fails (a planted loss, the partner cut to rank 1, is seen); at "
-                 "lambda = 4e-3 the tau = 1e-3 saving is also far below 2x (2 mu lambda T short "
-                 "of ln(1/tau): the rank is still falling), at lambda = 8e-3 (past it) the "
-                 "fitted models do save about 2x at no cost. The grid's largest lambda "
-                 "compresses most and underfits (the trade-off rows and note).",
+    expected=Verdict.INCONCLUSIVE,
+    why_expected="Measured at the default budget. At lambda = 8e-3 (2 mu lambda T past "
+                 "ln(1/tau), most models fit) both primaries hold: the fitted models save about "
+                 "2x (right at the floor) at no cost; but the negative control, the lambda = 0 "
+                 "partner (same init and data order) cut to the same ranks, loses nothing "
+                 "either, in every seed (a degenerate control: train accuracy on 256 memorized "
+                 "points saturates), so the test cannot tell what decay bought from what any "
+                 "trained model allows: INCONCLUSIVE. At lambda = 4e-3 the budget's steps stop "
+                 "short of ln(1/tau) (the tau = 1e-3 rank has not fallen: about 1x saved, "
+                 "against several x at tau = 1e-2): outside the regime, INCONCLUSIVE with the "
+                 "rows shown. The grid's largest lambda compresses most and underfits (the "
+                 "trade-off rows and note).",
     regime=(f"fixed steps; fitted models (final train accuracy within {FIT_GAP:g} of the "
             f"lambda = 0 partner's, which fits: 100%) on the first "
             f"{_D['n_train']} MNIST-1D training samples; MLP "
@@ -39,19 +43,23 @@ CLAIM = Claim(
 # the far end of the trade-off, reported inside every arm (rows "trade-off", the note, the plot)
 ARMS = {"lam4e-3": 4e-3, "lam8e-3": 8e-3}
 EXPECTED = {  # per arm, from the default-budget measurement (see why_expected)
-    "lam4e-3": (Verdict.REFUTED,
-                "fits, but within the budget's steps its tau = 1e-3 rank has not fallen "
-                "(2 mu lambda T below ln(1/tau)): saving near 1x; and the lambda = 0 partner "
-                "cut to the same ranks keeps its accuracy"),
-    "lam8e-3": (Verdict.REFUTED,
-                "2 mu lambda T past ln(1/tau); the fitted models save about 2x at no cost, but "
-                "the lambda = 0 partners cut to the same ranks (equal parameter budget) lose "
-                "nothing either: the compression is not what decay bought"),
+    "lam4e-3": (Verdict.INCONCLUSIVE,
+                "declared outside the regime: within the budget's steps 2 mu lambda T stays "
+                "below ln(1/tau), so the tau = 1e-3 rank has not fallen (its saving row, about "
+                "1x, is shown and would fail; at tau = 1e-2 the saving is several x)"),
+    "lam8e-3": (Verdict.INCONCLUSIVE,
+                "2 mu lambda T past ln(1/tau); both primaries hold (the saving about 2x, at "
+                "its floor; no accuracy lost), but the control, the lambda = 0 partner cut "
+                "to the same ranks (equal parameter budget), loses nothing either, in every "
+                "seed (train accuracy on the small subset saturates: zero spread, so the "
+                "control is DEGENERATE and no substantive control could have held): the "
+                "compression is not shown to be what decay bought"),
 }
 SAVING_FLOOR = 1.0   # saving - 1 >= 1: at least 2x (the claim's figure)
 DROP_LIMIT, DROP_FLOOR = 1.0, 0.5   # drop < 1 point, with an estimate at least 0.5 below it
 EQUAL_BUDGET_FLOOR = 4.0            # the lambda = 0 partner's drop exceeds the 1-point limit
                                     # by >= 4, i.e. it loses >= 5 points ("clearly more")
+PLANT = 1.3  # the positive control's planted saving: 1 + 1.3 x the floor (2.3x)
 
 
 def _drops(res, index, tau):
@@ -78,41 +86,39 @@ def test_truncation_compresses(claim, compression_experiment, arm):
                f"their lambda = 0 partners: median "
                f"{np.median(res['train_acc_plain'][reg['all_index']]):.3f}).")
     fitted = reg["fitted"] >= max(3, (reg["models"] + 1) // 2)
+    converged = reg["decay_exponent"] >= reg["ln_1_over_tau"]
     index = reg["index"] if fitted else reg["all_index"]
     drop, drop_plain, saving, ranks = _drops(res, index, TAUS[0])
     shapes = res["shapes"]
-    check = claim.expect_compare if fitted else claim.sensitivity_compare
-    check(saving, 1.0, alternative="greater", min_effect=SAVING_FLOOR, units="seeds",
-          name="hidden-matrix parameters fall >= 2x at the tau = 1e-3 rank "
-               "(saving - 1 >= 1)")
+    in_regime = fitted and converged
+    check = claim.expect_compare if in_regime else claim.sensitivity_compare
+    saving_row = check(saving, 1.0, alternative="greater", min_effect=SAVING_FLOOR,
+                       units="seeds", name="hidden-matrix parameters fall >= 2x at the "
+                                           "tau = 1e-3 rank (saving - 1 >= 1)")
     check(drop, DROP_LIMIT, alternative="less", min_effect=DROP_FLOOR, units="seeds",
           name="truncating to that rank costs < 1 point of train accuracy")
-    check(drop_plain, DROP_LIMIT, alternative="greater", min_effect=EQUAL_BUDGET_FLOOR,
-          units="seeds", name="at equal parameter budget the lambda = 0 partner, cut to the "
-                              "same ranks, loses >= 5 points (>= 4 beyond the 1-point limit)")
-    control = claim.control_compare if fitted else claim.sensitivity_compare
+    control = claim.control_compare if in_regime else claim.sensitivity_compare
     control(drop_plain, DROP_LIMIT, alternative="less", min_effect=DROP_FLOOR, units="seeds",
-            name="lambda = 0 partner cut to the same ranks also costs < 1 point "
-                 "(could hold, must not)")
+            name="lambda = 0 partner (same init and data order) cut to the same ranks also "
+                 "costs < 1 point (the catalogue's control: could hold, must not)")
     if not fitted:
         claim.inconclusive(f"only {reg['fitted']} of {reg['models']} lambda = {lam:g} models "
                            f"fit their training data (within {FIT_GAP:g} of lambda = 0): "
                            "outside the regime; the rows above are shown for the trade-off")
-    # positive control: a planted low-rank network (the lambda = 0 partner cut to ranks that
-    # save PLANTED_SAVING x) through the same rank -> count -> truncate pipeline
-    planted = res["planted_lowrank"]
-    claim.positive_compare(planted["saving"][index], 1.0, alternative="greater",
-                           min_effect=SAVING_FLOOR, units="seeds",
-                           name=f"planted ranks {planted['ranks']}: the pipeline reads a "
-                                "saving >= 2x")
-    claim.positive_compare(100 * (planted["acc"] - planted["acc_cut"])[index], DROP_LIMIT,
-                           alternative="less", min_effect=DROP_FLOOR, units="seeds",
-                           name="planted low-rank network: truncation at its tau-rank "
-                                "costs < 1 point")
-    claim.positive_compare(100 * (res["train_acc_plain"] - res["acc_plain_rank1"])[index],
-                           DROP_LIMIT, alternative="greater", min_effect=EQUAL_BUDGET_FLOOR,
-                           units="seeds", name="planted loss: the lambda = 0 partner cut to "
-                                               "rank 1 per hidden matrix loses >= 5 points")
+    if not converged:
+        claim.inconclusive(f"2 mu lambda T = {reg['decay_exponent']:.1f} < ln(1/tau) = "
+                           f"{reg['ln_1_over_tau']:.1f}: the init's directions have not decayed "
+                           "below tau within the budget's steps, so the tau = 1e-3 rank is not "
+                           "yet the rank weight decay reaches; the rows are shown (tau = 1e-2 "
+                           "in the sensitivity rows)")
+    if in_regime:  # a planted low-rank network: the lambda = 0 partner's spectra cut to ranks
+        # that save 1 + PLANT x the floor, read by the same tau-rank -> count pipeline
+        p_saving = _planted_saving(res, index, shapes, 1 + PLANT * SAVING_FLOOR)
+        claim.positive_compare(p_saving, 1.0, alternative="greater", min_effect=SAVING_FLOOR,
+                               units="seeds", backs=saving_row,
+                               planted=(np.median(p_saving) - 1) / SAVING_FLOOR,
+                               name=f"planted: the lambda = 0 partner cut to ranks saving "
+                                    f"{np.median(p_saving):.2f}x; the pipeline reads >= 2x")
     _tradeoff(claim, res)
     # sensitivity: tau = 1e-2
     drop2, drop_plain2, saving2, ranks2 = _drops(res, index, TAUS[1])
@@ -132,7 +138,7 @@ def test_truncation_compresses(claim, compression_experiment, arm):
     claim.measure("train accuracy, lambda > 0", res["train_acc"][index])
     claim.note("Median tau = 1e-3 rank per hidden matrix: "
                + ", ".join(f"{np.median(r):.0f} of {min(s)}" for r, s in zip(ranks, shapes))
-               + f" (tau = 1e-2: "
+               + " (tau = 1e-2: "
                + ", ".join(f"{np.median(r):.0f}" for r in ranks2)
                + f"); median saving {np.median(saving):.2f}x "
                  f"(tau = 1e-2: {np.median(saving2):.2f}x). Truncating a model at its own "
@@ -140,6 +146,18 @@ def test_truncation_compresses(claim, compression_experiment, arm):
                  "lambda = 0 partner (same init and data order) cut to those ranks: median "
                  f"drop {np.median(drop_plain):.1f} points vs {np.median(drop):.1f}.")
     _plot(claim, res, lam)
+
+
+def _planted_saving(res, index, shapes, target):
+    """The saving the tau-rank -> parameter-count pipeline reads from the lambda = 0 partners'
+    matrices truncated to the ranks that save ``target`` x (their top singular values)."""
+    cut = ranks_for_saving(shapes, target)
+    partner = res["seed"][index]  # the grid starts at lambda = 0: model s is seed s's partner
+    p_ranks = []
+    for spectrum, r in zip(res["spectra"], cut):
+        top = spectrum[partner, :r]
+        p_ranks.append((top / np.linalg.norm(top, axis=1, keepdims=True) > TAUS[0]).sum(1))
+    return parameter_saving(p_ranks, shapes)
 
 
 def _tradeoff(claim, res):

@@ -253,12 +253,19 @@ def compare(
 
 def _bounded_ties(low: float, high: float, values: np.ndarray, n: int, alpha: float,
                   support: tuple[float, float]) -> tuple[float, float]:
-    """A rank-test interval that collapsed on one value v (all units, or most, tied at v):
-    widen it to the Clopper-Pearson bound from the k units at v (k <= n)."""
+    """A rank-test interval that ties made collapse on one value: widen it to the
+    sign-test (order-statistic) interval of the median, and where that collapses too (most
+    units tied at v), to the Clopper-Pearson bound from the k units at v."""
     if high - low > 0:
         return low, high
-    k = max(1, min(n, int(np.sum(np.isclose(values, low, rtol=0, atol=1e-12)))))
-    wide_low, wide_high = all_equal_interval(float(low), k, alpha, support)
+    xs = np.sort(values)
+    k = int(st.binom.ppf(alpha, xs.size, 0.5))  # P(Bin(n, 1/2) <= k - 1) <= alpha
+    sign_low = xs[k - 1] if k >= 1 else support[0]
+    sign_high = xs[xs.size - k] if k >= 1 else support[1]
+    if sign_high - sign_low > 0:
+        return min(low, float(sign_low)), max(high, float(sign_high))
+    at = max(1, min(n, int(np.sum(np.isclose(values, sign_low, rtol=0, atol=1e-12)))))
+    wide_low, wide_high = all_equal_interval(float(sign_low), at, alpha, support)
     return min(low, wide_low), max(high, wide_high)
 
 
