@@ -23,17 +23,22 @@ CLAIM = Claim(
            "setting of Safran & Shamir 2018)",
     expected=Verdict.INCONCLUSIVE,
     why_expected="Pinned from the default-budget run, decided per k (figures in the notes): "
-                 "at k = 10 and k = 12 the stuck share at n = k clears 15%, n = 2k has none, "
-                 "the k-vs-2k difference clears 10 points and the per-run trend its floor, "
-                 "while shuffling the outcomes across widths removes the effect (SUPPORTED); "
-                 "at k = 8 the share at n = k is too close to the 15% bar for 64 inits "
-                 "(UNDECIDED), so the claim, which needs every k, is INCONCLUSIVE.",
+                 "at k = 10 and k = 12 the stuck share at n = k clears 15% against the declared "
+                 "'rare' rate of 5%, n = 2k has none, the k-vs-2k difference clears 10 points "
+                 "and the per-init trend its floor, while at k = 4 and 5 (no spurious minima "
+                 "predicted) the same premise does not hold (SUPPORTED); at k = 8 the share at "
+                 "n = k (about 8%, Safran & Shamir report 12.6%) is too close to the 15% bar "
+                 "for 64 inits to reach or exclude it (UNDECIDED), so the claim, which needs "
+                 "every k, is INCONCLUSIVE.",
     regime="converged exact population gradient descent (loss < 1e-4, or gradient norm "
            "< 1e-10 at the final weights, within the step cap); Xavier inits; one arm per "
            "teacher size k",
 )
 ARMS = (8, 10, 12)
 CONTROL_KS = (4, 5)  # no spurious minima expected at n = k (Safran & Shamir: k < 6)
+# "a sizeable share" (the catalogue's 15%) tested against a declared rate: a failure mode
+# seen in at most 1 init in 20 is rare, so "common" = 10 points above that rate.
+RARE, COMMON_FLOOR = 0.05, 0.10
 # lr 0.1, not the catalogue's 0.05: GD on the closed-form loss is deterministic, and in a
 # paired check (the same 64 inits at k = 8, lr 0.1 vs 0.05 with twice the steps) every init
 # ended in the same outcome, so 0.1 halves the cost without moving the stuck share.
@@ -57,62 +62,86 @@ def test_width_escapes_spurious_minima(claim, teacher_student_sweep, seeds, k):
         claim.arm_expects(Verdict.INCONCLUSIVE,
                           "k = 8 sits at the catalogue's 15% bar (Safran & Shamir report "
                           "12.6% at n = k = 8): 64 inits neither reach nor exclude it, and a "
-                          "rate that low cannot show a 10-point drop to n = 2k either")
+                          "rate that low cannot show a 10-point drop to n = 2k either (the "
+                          "premise and the drop stay UNDECIDED). Not stable across master "
+                          "seeds: the share at n = k lands between about 6% and 20% of 64 "
+                          "inits, on either side of the bar, so other seeds measure SUPPORTED; "
+                          "deciding it needs about 1,000 inits at k = 8 (a sweep change)")
     else:
         claim.arm_expects(Verdict.SUPPORTED,
-                          f"k = {k}: spurious minima are common at n = k and gone at n = 2k "
-                          "(pinned from the default-budget run; figures in the notes)")
+                          f"k = {k}: spurious minima are common at n = k and gone at n = 2k, "
+                          "while k = 4 and 5 show none at n = k (the substantive control; "
+                          "pinned from the default-budget run; figures in the notes)")
     in_k = (sweep["k"] == k).numpy()
     width = sweep["n"].numpy()[in_k]
     stuck = (sweep["loss"].numpy()[in_k] > thr).astype(float)
     s_k, m_k = _cell(sweep, k, k, thr)
     s_2k, m_2k = _cell(sweep, k, 2 * k, thr)
 
-    claim.expect_proportion(s_k, m_k, p0=0.0, alternative="greater", min_effect=0.15,
-                            name=f"spurious minima are common at n = k = {k} (>= 15%)",
-                            meaning="any stuck run is a non-global critical point (its loss "
-                                    "sits far above the threshold); the catalogue's 15%")
-    claim.expect_proportion(s_2k, m_2k, p0=0.15, alternative="less", min_effect=0.13,
-                            name=f"doubling the width all but removes them (n = {2 * k}: <= 2%)",
-                            meaning="tested against the 15% that makes them common at n = k")
-    claim.expect_compare_proportions(s_k, m_k, s_2k, m_2k, alternative="greater",
-                                     min_effect=0.1,
-                                     name=f"stuck at n = k exceeds n = 2k by >= 10 points")
+    premise = dict(p0=RARE, alternative="greater", min_effect=COMMON_FLOOR, units="inits")
+    common = claim.expect_proportion(
+        s_k, m_k, **premise, name=f"spurious minima are common at n = k = {k} (>= 15%)",
+        meaning=f"any stuck run is a non-global critical point (its loss sits far above the "
+                f"threshold); tested against the declared 'rare' rate {RARE:.0%}, floor "
+                f"{COMMON_FLOOR:.0%} above it (the catalogue's 15%)")
+    gone = claim.expect_proportion(s_2k, m_2k, p0=0.15, alternative="less", min_effect=0.13,
+                                   units="inits",
+                                   name=f"doubling the width all but removes them (n = {2 * k}: "
+                                        "<= 2%)",
+                                   meaning="tested against the 15% that makes them common at "
+                                           "n = k")
+    drop = claim.expect_compare_proportions(s_k, m_k, s_2k, m_2k, alternative="greater",
+                                            min_effect=0.1, units="inits",
+                                            name=f"stuck at n = k exceeds n = 2k by >= 10 points")
     claim.expect_trend(width, stuck, direction="decreasing", blocks=False, min_effect=0.1,
                        units="inits", name=f"stuck falls with width n in {sorted(set(width.tolist()))}",
                        meaning="Spearman of width with the per-init stuck indicator; every "
                                "init is independent (no shared seed across widths)")
 
-    # negative control: the same outcomes reassigned at random across this k's widths
+    # substantive negative control: teachers with k < 6, where GD at n = k finds no spurious
+    # minimum (Safran & Shamir); the same premise on the same number of inits could hold
+    # (a loose stuck threshold or runs cut off at the step cap would make it) and must not
+    for kc in CONTROL_KS:
+        c, m = _cell(sweep, kc, kc, thr)
+        if m:
+            claim.control_proportion(c, m, **premise,
+                                     name=f"k = {kc} (no spurious minima predicted): common at "
+                                          f"n = k (could hold, must not)")
+    # placebos: the same outcomes reassigned at random across this k's widths
     rng = seeds.numpy(0)
     shuffled = rng.permutation(stuck)
     at_k, at_2k = width == k, width == 2 * k
-    claim.control_compare_proportions(int(shuffled[at_k].sum()), int(at_k.sum()),
+    claim.placebo_compare_proportions(int(shuffled[at_k].sum()), int(at_k.sum()),
                                       int(shuffled[at_2k].sum()), int(at_2k.sum()),
-                                      alternative="greater", min_effect=0.1,
-                                      name="outcomes shuffled across widths: n = k vs 2k "
-                                           "(could hold, must not)")
-    claim.control_trend(width, shuffled, direction="decreasing", blocks=False, min_effect=0.1,
-                        units="inits", name="outcomes shuffled across widths: trend "
-                                            "(could hold, must not)")
-    # positive control: a planted cliff of the floor's size (20% stuck at n = k, none beyond)
-    planted = np.where(at_k, rng.random(width.size) < 0.2, False).astype(float)
-    claim.positive_compare_proportions(int(planted[at_k].sum()), int(at_k.sum()),
-                                       int(planted[at_2k].sum()), int(at_2k.sum()),
-                                       alternative="greater", min_effect=0.1,
-                                       name="planted: 20% stuck at n = k, none at 2k")
+                                      alternative="greater", min_effect=0.1, units="inits",
+                                      name="outcomes shuffled across widths: n = k vs 2k")
+    claim.placebo_trend(width, shuffled, direction="decreasing", blocks=False, min_effect=0.1,
+                        units="inits", name="outcomes shuffled across widths: trend")
+    # positive controls, paired with the primaries that can fail: the count a rate planted
+    # at (up to) 1.5 x the floor beyond the null gives on the primary's own inits (1 x where
+    # 1.5 x would leave [0, 1])
+    planted_k = int(np.floor((RARE + 1.5 * COMMON_FLOOR) * m_k))
+    claim.positive_proportion(planted_k, m_k, **premise, backs=common,
+                              planted=(planted_k / m_k - RARE) / COMMON_FLOOR,
+                              name=f"planted: {planted_k} of {m_k} inits stuck at n = k")
+    planted_2k = int(np.floor((0.15 - 0.13) * m_2k))
+    claim.positive_proportion(planted_2k, m_2k, p0=0.15, alternative="less", min_effect=0.13,
+                              units="inits", backs=gone,
+                              planted=(0.15 - planted_2k / m_2k) / 0.13,
+                              name=f"planted: {planted_2k} of {m_2k} inits stuck at n = 2k")
+    planted_drop = int(np.floor(0.15 * m_k))
+    claim.positive_compare_proportions(planted_drop, m_k, 0, m_2k, alternative="greater",
+                                       min_effect=0.1, units="inits", backs=drop,
+                                       planted=planted_drop / m_k / 0.1,
+                                       name=f"planted: {planted_drop} of {m_k} stuck at n = k, "
+                                            "none at 2k")
 
     for alt in (1e-2, 1e-4):
         a_k, _ = _cell(sweep, k, k, alt)
         a_2k, _ = _cell(sweep, k, 2 * k, alt)
         claim.sensitivity_compare_proportions(a_k, m_k, a_2k, m_2k, alternative="greater",
-                                              min_effect=0.1,
+                                              min_effect=0.1, units="inits",
                                               name=f"stuck threshold {alt:g} instead of {thr:g}")
-    for kc in CONTROL_KS:
-        c, m = _cell(sweep, kc, kc, thr)
-        if m:
-            claim.measure(f"stuck fraction k={kc} n={kc} (no spurious minima expected)",
-                          [c / m], floor=proportion_se(c / m, m))
     table = stuck_counts(sweep)
     for kk, n, s, m in zip(table["k"], table["n"], table["stuck"], table["runs"]):
         if kk == k:

@@ -1,14 +1,16 @@
 """O2 (measure): does the risk of ending stuck fall exponentially with the parameter count?
 
-One arm: the fit pools O1's whole grid by construction (one intercept per teacher size k, one
-shared shape and slope), so there is nothing to split into arms.
+One arm: the fit pools O1's whole grid (one intercept per teacher size k, one shared shape),
+so there is nothing to split into arms.
 
 Model family (binomial likelihood over the cells (k, n) of teacher sizes with stuck runs):
-stuck share p = (p_k^lam + lam * b * x)_+^(1/lam), x = extra parameters (n - k) k, one p_k per
-k. lam = 0 is the exponential p_k exp(b x), lam = 1 the linear p_k + b x (clipped at 0),
-lam < 0 a power law. The shape question "exponential or linear?" is a nested likelihood-ratio
-test of lam = 1 (chi^2_1) with lam's profile-likelihood interval; the slope of log risk is b
-at lam = 0, with its profile-likelihood interval and the likelihood-ratio test at b = 0.
+stuck share p = (p_k^lam + lam * b_k * x)_+^(1/lam), x = extra parameters (n - k) k, one p_k
+and one slope b_k per k (the shape is a statement within each k: a slope shared across k would
+let the comparison of k values decide it). lam = 0 is the exponential p_k exp(b_k x), lam = 1
+the linear p_k + b_k x (clipped at 0), lam < 0 a power law. The shape question "exponential or
+linear?" is a nested likelihood-ratio test of lam = 1 (chi^2_1) with lam's profile-likelihood
+interval; the direction "risk falls" is a shared slope b at lam = 0, with its
+profile-likelihood interval and the likelihood-ratio test at b = 0.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,16 +30,22 @@ CLAIM = Claim(
     source="001_2f1459f699633da3.txt (thread: 'the chance of all eigenvalues going "
            "positive/zero exponentially decreases as the parameter count increases'; reply: "
            "'the risk of being stuck at a local minimum decreases exponentially')",
-    expected=Verdict.REFUTED,
+    expected=Verdict.INCONCLUSIVE,
     why_expected="Pinned from the default-budget run with k = 14 added (figures in the "
-                 "notes): the risk does fall steeply with extra parameters (the exponential "
-                 "slope's interval lies below 0), but not exponentially: the shape parameter's "
-                 "interval excludes everything as near the exponential as lam = 0.5 (the drop "
-                 "from the n = k level to about zero within one or two added units is a cliff, "
-                 "linear or steeper), while counts drawn from the fitted exponential at the "
-                 "same cells are called exponential (positive control).",
+                 "notes): the risk does fall steeply with extra parameters (the shared "
+                 "exponential slope's interval lies below 0), but the shape cannot be told at "
+                 "this grid: with one slope per k, every k <= 12 drops from its n = k level to "
+                 "0 of 64 at n = k + 1 (any steep enough curve of any shape fits that), so only "
+                 "k = 14's three cells inform lam, and with its own intercept and slope they "
+                 "fit the linear shape about as well as any other (the shape row is UNDECIDED, "
+                 "its interval spans both shapes; so is the positive control planted at 1.5 x "
+                 "the floor: the grid cannot see a shape). Deciding it needs the fall "
+                 "resolved within k (k = 14, 16, n = k .. k + 4, ~500 inits per cell), a new "
+                 "sweep left for later.",
     regime="O1's converged population-GD sweep; parameter count varied by widening the "
            "student at fixed teacher size k (k with stuck runs at n = k)",
+    no_substantive_control="teachers with k < 6 have no stuck run at any width (nothing to "
+                           "fit), and reassigning stuck runs across widths is a placebo",
 )
 ALPHA = 0.01
 CRIT = stats.chi2.ppf(1 - 2 * ALPHA, 1)  # two-sided 1 - 2 alpha: each end a 1 - alpha bound
@@ -92,6 +100,27 @@ class Fit:
 
     def profile_lam(self, lam):
         return self.best_slope(lam)[0]
+
+
+class PerKFit:
+    """The family with one slope per teacher size: given lam the likelihood separates over
+    k, so lam's profile is the sum of each k's own profile (intercept and slope fitted)."""
+
+    def __init__(self, groups, x, stuck, runs):
+        self.m, self.groups = runs, groups
+        self.fits = [Fit(np.zeros(int((groups == g).sum()), dtype=int), x[groups == g],
+                         stuck[groups == g], runs[groups == g]) for g in np.unique(groups)]
+
+    def profile_lam(self, lam):
+        return sum(f.best_slope(lam)[0] for f in self.fits)
+
+    def risk(self, lam):
+        """Each cell's fitted stuck share at this shape (each k's intercept and slope)."""
+        out = np.zeros(self.m.shape, dtype=float)
+        for g, f in zip(np.unique(self.groups), self.fits):
+            b = f.best_slope(lam)[1]
+            out[self.groups == g] = _risk(lam, f.intercepts(lam, b)[0], b * f.x)
+        return out
 
 
 def _profile_interval(profile, mle, best, lo, hi):
@@ -165,27 +194,30 @@ def test_stuck_risk_exponential(claim, teacher_student_sweep, seeds):
     if len(np.unique(k)) < 2:
         claim.inconclusive("fewer than two teacher sizes with any stuck run")
         return
-    fit = Fit(groups, extra, s, m)
+    fit, per_k = Fit(groups, extra, s, m), PerKFit(groups, extra, s, m)
 
-    shape = claim.record(shape_test(fit, "exponential rather than linear: shape lam <= 0.5",
-                                    "nested LR test of the linear shape lam = 1; lam's "
-                                    "profile-likelihood interval"), "primary")
+    shape = claim.record(shape_test(per_k, "exponential rather than linear: shape lam <= 0.5",
+                                    "nested LR test of the linear shape lam = 1 with one "
+                                    "slope per k; lam's profile-likelihood interval"), "primary")
     slope = claim.record(slope_test(fit, "log stuck risk falls with extra parameters (b < 0)",
                                     "exponential fit log p = log p_k + b (n - k) k"), "primary")
     rng = seeds.numpy(0)
     shuffled = _shuffled_outcomes(groups, s, m, rng)
     claim.record(slope_test(Fit(groups, extra, shuffled, m),
-                            "stuck runs reassigned at random across widths: b < 0 (could "
-                            "hold, must not)", "same fit, same totals per k, no width "
-                                               "effect"), "control")
-    # positive control: counts drawn from the fitted exponential itself (the shape planted)
+                            "stuck runs reassigned at random across widths: b < 0", "same fit, "
+                            "same totals per k, no width effect"), "placebo")
+    # positive control: counts drawn, at the same cells and inits, from per-k curves of the
+    # shape lam = 1 - 1.5 x the floor (each k's own intercept and slope fitted at that shape)
+    planted_lam = 1.0 - 1.5 * SHAPE_FLOOR
+    planted = rng.binomial(m, per_k.risk(planted_lam))
+    positive = shape_test(PerKFit(groups, extra, planted, m),
+                          f"planted: counts drawn from per-k curves of shape lam = "
+                          f"{planted_lam:g} are called exponential-like", "the shape test can "
+                          "see a planted shape at 1.5 x its floor, at this grid and n")
+    positive.details.update(backs=shape.name, planted=1.5)
+    claim.record(positive, "positive_control")
     b0 = slope.observed
     p0 = fit.intercepts(0.0, b0)
-    planted = rng.binomial(m, _risk(0.0, p0[groups], b0 * extra))
-    claim.record(shape_test(Fit(groups, extra, planted, m),
-                            "planted: counts drawn from the fitted exponential are called "
-                            "exponential", "the shape test can see the exponential where it "
-                                           "is planted, at this grid and n"), "positive_control")
     at_k = n == k
     claim.sensitivity_trend(np.repeat(k[at_k] ** 2, m[at_k]),
                             np.concatenate([np.r_[np.ones(a), np.zeros(b - a)]
@@ -214,7 +246,12 @@ def test_stuck_risk_exponential(claim, teacher_student_sweep, seeds):
                f"= {2 * (d['nll_exponential'] - d['nll_best']):.2f} vs {CRIT:.2f}). Exponential slope b = {slope.observed:.3g} "
                f"[{slope.ci_low:.3g}, {slope.ci_high:.3g}] per extra parameter (LR vs b = 0: "
                f"{slope.details['lr_vs_zero']:.1f}); one more unit at k = 10 multiplies the "
-               f"risk by ~{np.exp(10 * slope.observed):.2g}.")
+               f"risk by ~{np.exp(10 * slope.observed):.2g}. Per-k exponential slopes (lam = 0, "
+               "each k its own intercept; -10 is the search's limit: a cliff): "
+               + ", ".join(f"k {kk}: {f.best_slope(0.0)[1]:.3g}"
+                           for kk, f in zip(np.unique(k), per_k.fits))
+               + f"; 2 dNLL of lam's profile (one slope per k) spans "
+               f"{2 * (d['profile_nll'].max() - d['nll_best']):.2f} over lam in {LAM_RANGE}.")
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for g, kk in enumerate(np.unique(k)):

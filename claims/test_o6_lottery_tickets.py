@@ -19,12 +19,21 @@ CLAIM = Claim(
            "idea'; Frankle & Carbin 2019)",
     expected=Verdict.SUPPORTED,
     why_expected="Pinned from the default-budget run (figures in the notes): paired over "
-                 "seeds (same data order in every arm), the ticket at ~21% left is within a "
-                 "point of the dense net and beats both its reinitialized copy and a random "
-                 "mask by more than a point; in the dense net the original init does not beat "
-                 "a fresh one (the control).",
-    regime="fixed training budget per round (the same epochs for dense, ticket and controls), "
-           "MNIST-1D, LeNet-300-100-style MLP, 7 rounds of 20% (output layer 10%)",
+                 "seeds (same data order in every arm), the ticket at ~21% left is no worse "
+                 "than the dense net less a point (it scores a few points above it: at this "
+                 "budget every arm is undertrained, so the sizes reflect training speed as "
+                 "well as the ticket) and beats both its reinitialized copy and a random mask "
+                 "by more than a point; a random mask at the same sparsity does not come "
+                 "within a point of the dense net (the control of matches-dense). The "
+                 "beats-reinit and beats-random-mask arms have no substantive control (see "
+                 "no_substantive_control).",
+    regime="fixed training budget per round (the same epochs for dense, ticket and controls; "
+           "undertrained: short of fitting the training set), MNIST-1D, LeNet-300-100-style "
+           "MLP, 7 rounds of 20% (output layer 10%)",
+    no_substantive_control="for beats-reinit and beats-random-mask: the dense net's original "
+                           "init against a fresh one compares two interchangeable random inits "
+                           "(a placebo, shown as such); the substantive control, a reinit "
+                           "rescaled to the ticket's per-layer norms, needs new training runs",
 )
 SETTINGS = {
     "smoke": {"sizes": [40, 100, 50, 10], "seeds": 3, "rounds": 2, "prune_rate": 0.5,
@@ -70,9 +79,9 @@ def test_lottery_tickets(claim, imp, comparison):
                              name=f"ticket beats a random mask at {share} left by >= 1 point",
                              **kw)
     if comparison != "matches-dense":
-        claim.control_compare(ticket[0], reinit[0], alternative="greater", min_effect=1.0,
+        claim.placebo_compare(ticket[0], reinit[0], alternative="greater", min_effect=1.0,
                               name="dense net: original init beats a fresh one by >= 1 point "
-                                   "(control: no mask, the init cannot matter)", **kw)
+                                   "(no mask: two interchangeable random inits)", **kw)
     claim.sensitivity_trend(1 - left, ticket - reinit, direction="increasing", min_effect=0.5,
                             name="ticket - reinit gap grows with sparsity")
     for name, arm in zip(ARMS, (ticket, reinit, random)):

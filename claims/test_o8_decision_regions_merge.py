@@ -15,15 +15,21 @@ CLAIM = Claim(
     source="001_2f1459f699633da3.txt (thread: 'gerrymandered' regions of output space early "
            "in training, merged later 'if the data permits ... consistently labelled', a "
            "'ratcheting up process from smaller to larger regions')",
-    expected=Verdict.REFUTED,
+    expected=Verdict.INCONCLUSIVE,
     why_expected="Pinned from the default-budget run (figures and trajectories in the notes): "
                  "on two moons and on two spirals (wider net, more points) no clean-label "
                  "network was fragmented when it first fitted the training set: each class "
-                 "was one region from the first checkpoint on, so there was nothing to merge "
-                 "and the premise fails (its interval excludes 'most seeds'), while an island "
-                 "planted in the same maps is counted (positive control). Fragmentation "
-                 "appeared only with flipped labels, late in training, as the flipped points "
-                 "were memorized: the opposite of merging.",
+                 "was one region from the first checkpoint on, so there was nothing to merge. "
+                 "The premise row FAILS ('most seeds', above half by 10 points, excluded even "
+                 "at alpha / m), but 8 seeds cannot show that the test would see the premise "
+                 "where it is true: islands planted in 65% of the maps (up to 1.5 x the floor) "
+                 "give about half of 8, far from significant against half, so the paired positive "
+                 "control does not hold; and the merge row (every paired difference 0) cannot "
+                 "exclude a 1-region merge on the honest range of a region-count difference. "
+                 "Deciding it needs about 64 seeds per arm (for the positive control) or a "
+                 "setting where fragmentation occurs. Fragmentation appeared only with "
+                 "flipped labels, late in training, as the flipped points were memorized: "
+                 "the opposite of merging.",
     regime="trained well past the first 100% fit (Adam, fixed epoch budget); region counts "
            "at first fit vs the end; one arm per dataset",
 )
@@ -50,6 +56,8 @@ SETTINGS = {
                           "n_checkpoints": 80}},
 }
 ARMS = ("moons", "spirals")
+# "most seeds": above half (p0 = 0.5) by a floor of 10 points
+MOST = dict(p0=0.5, alternative="greater", min_effect=0.1)
 
 
 def _first_fit(train_acc):
@@ -70,11 +78,18 @@ def regions(budget, shared_seeds, disk_cache):
     return out
 
 
-def _planted(maps, rng):
-    """A copy of each map with a 5 x 5 island of the other class planted at a random spot
-    (the measurement must count it)."""
+def _planted_count(n, p0, floor):
+    """The most units a rate planted at 1 to 1.5 x the floor above p0 gives among n (None
+    when no whole number of units lands in that range)."""
+    low, high = int(np.ceil((p0 + floor) * n)), int(np.floor((p0 + 1.5 * floor) * n))
+    return high if high >= low else None
+
+
+def _planted(maps, count, rng):
+    """A copy of the maps with, in the first ``count`` of them, a 5 x 5 island of the other
+    class planted at a random spot (the measurement must count it)."""
     out = maps.copy()
-    for m in out:
+    for m in out[:count]:
         i, j = rng.integers(5, m.shape[0] - 10, 2)
         m[i:i + 5, j:j + 5] = 1 - m[i + 2, j + 2]
     return out
@@ -96,23 +111,39 @@ def test_decision_regions_merge(claim, regions, dataset, seeds):
     noisy = clean + s  # the same seed's data with flipped labels, at the clean fit epoch
     noisy_at_fit, noisy_at_end = reg[fit[clean], noisy], reg[-1, noisy]
     classes = 2
-    claim.expect_proportion(int((at_fit > classes).sum()), clean.size, p0=0.0,
-                            alternative="greater", min_effect=0.5, units="seeds",
-                            name="a class is fragmented at first fit (> 1 region per class) "
-                                 "in most seeds",
-                            meaning="the premise: many disconnected regions early")
+    premise = claim.expect_proportion(int((at_fit > classes).sum()), clean.size, **MOST,
+                                      units="seeds",
+                                      name="a class is fragmented at first fit (> 1 region per "
+                                           "class) in most seeds (>= 60%)",
+                                      meaning="the premise: many disconnected regions early")
+    grid = cfg["grid"] ** 2  # a map holds at most grid^2 regions, at least the 2 classes
+    support = (classes - grid, grid - classes)
     claim.expect_compare(at_fit, at_end, paired=True, alternative="greater", min_effect=1.0,
-                         units="seeds", name="clean labels: fewer regions at the end than at "
-                                             "first 100% fit (>= 1 region, paired)")
+                         units="seeds", support=support,
+                         name="clean labels: fewer regions at the end than at first 100% fit "
+                              "(>= 1 region, paired)",
+                         meaning="a per-seed difference of region counts can take any value "
+                                 f"in {support}")
     claim.control_compare(noisy_at_fit, noisy_at_end, paired=True, alternative="greater",
                           min_effect=1.0, units="seeds",
                           name=f"{cfg['flip']:.0%} flipped labels, at the clean model's fit "
                                "epoch vs the end: regions merge too (could hold, must not)")
-    planted = np.array([_count(m) for m in _planted(res["fit_maps"][clean], seeds.numpy(0))])
-    claim.positive_proportion(int((planted > classes).sum()), clean.size, p0=0.0,
-                              alternative="greater", min_effect=0.5, units="seeds",
-                              name="planted: an island of the other class in each clean map "
-                                   "at first fit is counted as fragmentation")
+    # positive control: islands planted in as many clean maps at first fit (the same seeds)
+    # as a rate 1 to 1.5 x the floor above half gives; the count must find them and the test
+    # call it "most"
+    count = _planted_count(clean.size, MOST["p0"], MOST["min_effect"])
+    if count is None:
+        claim.note(f"No positive control: no whole number of {clean.size} seeds plants a rate "
+                   "at 1 to 1.5 x the floor.")
+    else:
+        planted = np.array([_count(m) for m in _planted(res["fit_maps"][clean], count,
+                                                         seeds.numpy(0))])
+        claim.positive_proportion(int((planted > classes).sum()), clean.size, **MOST,
+                                  units="seeds", backs=premise,
+                                  planted=(count / clean.size - MOST["p0"]) / MOST["min_effect"],
+                                  name=f"planted: an island of the other class in {count} of "
+                                       f"the {clean.size} clean maps at first fit is counted "
+                                       "as fragmentation")
     claim.sensitivity_compare(reg[:, clean].max(0), at_end, paired=True,
                               alternative="greater", min_effect=1.0, units="seeds",
                               name="fewer regions at the end than at the most fragmented "
