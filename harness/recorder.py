@@ -208,6 +208,8 @@ class ClaimRecorder:
                                         "outcome": strict.outcome}
             if strict.outcome != Outcome.FAILS.value:
                 e.outcome, e.passed = Outcome.UNDECIDED.value, False
+        for e in self.evidence:  # the re-runs hold the checks' inputs: free them now
+            e.rerun = None
 
     def verdict(self) -> tuple[Verdict, str]:
         self._correct()
