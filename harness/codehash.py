@@ -10,7 +10,7 @@ import sys
 import types
 from functools import lru_cache
 
-OWN_PACKAGES = ("fixtures", "claims", "harness.stats", "harness.inference")
+OWN_PACKAGES = ("fixtures", "claims", "harness.stats", "harness.inference", "harness.rows")
 
 
 def _own(module_name: str | None) -> bool:
