@@ -5,6 +5,7 @@ import numpy as np
 
 from fixtures.teacher_student import unit_anatomy
 from harness import Claim, Verdict
+from harness.evidence import planted_successes
 
 CLAIM = Claim(
     id="O3",
@@ -52,13 +53,6 @@ def _anatomy(sweep, runs, w=None, dead_norm=DEAD_NORM, same_cos=SAME_COS):
     return out
 
 
-def _planted_count(n, p0, floor):
-    """The most units a rate planted at 1 to 1.5 x the floor above p0 gives among n (None
-    when no whole number of units lands in that range)."""
-    low, high = int(np.ceil((p0 + floor) * n)), int(np.floor((p0 + 1.5 * floor) * n))
-    return high if high >= low else None
-
-
 def _planted(sweep, runs, count, rng):
     """The final weights with, in ``count`` of the listed runs (in random order),
     one live unit zeroed (even positions) or overwritten by a copy of another live unit (odd
@@ -100,7 +94,8 @@ def test_dead_units_in_failed_runs(claim, teacher_student_sweep, seeds):
                                  "wide nets succeed despite dead units")
     # positive control: a dead or copied unit planted in as many stuck runs as a rate 1 to
     # 1.5 x the floor above p0 gives (up to 65%), on the same runs; the anatomy must find them
-    count, m = _planted_count(int(stuck.sum()), MOST["p0"], MOST["min_effect"]), int(stuck.sum())
+    m = int(stuck.sum())
+    count = planted_successes(m, MOST["p0"], MOST["min_effect"])
     if count is None:
         claim.note(f"No positive control: no whole number of {m} stuck runs plants a rate at "
                    "1 to 1.5 x the floor.")

@@ -5,6 +5,7 @@ import pytest
 
 from fixtures.decision_regions import count_regions as _count, experiment
 from harness import Claim, Verdict
+from harness.evidence import planted_successes
 
 CLAIM = Claim(
     id="O8",
@@ -78,13 +79,6 @@ def regions(budget, shared_seeds, disk_cache):
     return out
 
 
-def _planted_count(n, p0, floor):
-    """The most units a rate planted at 1 to 1.5 x the floor above p0 gives among n (None
-    when no whole number of units lands in that range)."""
-    low, high = int(np.ceil((p0 + floor) * n)), int(np.floor((p0 + 1.5 * floor) * n))
-    return high if high >= low else None
-
-
 def _planted(maps, count, rng):
     """A copy of the maps with, in the first ``count`` of them, a 5 x 5 island of the other
     class planted at a random spot (the measurement must count it)."""
@@ -131,7 +125,7 @@ def test_decision_regions_merge(claim, regions, dataset, seeds):
     # positive control: islands planted in as many clean maps at first fit (the same seeds)
     # as a rate 1 to 1.5 x the floor above half gives; the count must find them and the test
     # call it "most"
-    count = _planted_count(clean.size, MOST["p0"], MOST["min_effect"])
+    count = planted_successes(clean.size, MOST["p0"], MOST["min_effect"])
     if count is None:
         claim.note(f"No positive control: no whole number of {clean.size} seeds plants a rate "
                    "at 1 to 1.5 x the floor.")

@@ -255,6 +255,13 @@ def _informative(control: Evidence, primaries: list[Evidence]) -> str | None:
     return None
 
 
+def planted_successes(n: int, p0: float, floor: float) -> int | None:
+    """For a proportion's positive control: the most of n units a rate planted at 1 to 1.5 x
+    the floor beyond p0 gives (None when no whole number of units lands in that range)."""
+    low, high = math.ceil((p0 + floor) * n), math.floor((p0 + 1.5 * floor) * n)
+    return high if high >= low else None
+
+
 def unpaired(positive: Evidence, primary: Evidence | None) -> str | None:
     """Why a positive control cannot back a primary's FAILS, or None when it is its pair."""
     if primary is None:

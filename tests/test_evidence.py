@@ -158,3 +158,11 @@ def test_combine_arm_verdicts(arms, rule, expected):
 def test_combine_names_the_arms_that_decided():
     assert "b" in combine({"a": S, "b": R}, "all")[1]
     assert "supported in arm(s) b" in combine({"a": I, "b": S}, "any")[1]
+
+
+def test_a_planted_rate_lands_between_1_and_1_5_floors():
+    from harness.evidence import planted_successes
+
+    assert planted_successes(126, 0.5, 0.1) == 81  # 0.643 = 0.5 + 1.43 x 0.1
+    assert planted_successes(8, 0.5, 0.1) == 5  # 4.8 .. 5.2
+    assert planted_successes(3, 0.5, 0.1) is None  # 1.8 .. 1.95: no whole unit between
