@@ -3,6 +3,7 @@
     python -m harness.calibrate --seeds K [--budget B] [--calibration-seed S] [--range i:j]
                                 [--out DIR] [pytest args, e.g. claims/ -n 2 -k g1]
     python -m harness.calibrate merge A/calibration.json B/calibration.json -o DIR
+    python -m harness.calibrate check DIR/calibration.json   # leave-one-out false alarms
 
 Each seed is one ordinary pytest run (a subprocess: same plugin, options, cache and results
 file) with ``--claims-seed`` set to the seed's master seed and ``--report-dir`` to
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import calibration, results
+from . import calibration, ensemble, results
 from .budget import BUDGETS
 
 DEFAULT_CALIBRATION_SEED = 16
@@ -166,8 +167,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def false_alarm_lines(doc: dict[str, Any]) -> list[str]:
+    """Leave-one-out over the calibration: each seed judged as a new build against the rest."""
+    rows = ensemble.leave_one_out(doc["runs"])
+    lines = [f"{'seed':<12} {'figures':>8} {'level':>9} {'flagged':>8} {'failing verdicts':>17}"]
+    for r in rows:
+        lines.append(f"{r['master_seed']:<12} {r['figures']:>8} {r['level']:>9.2g} "
+                     f"{len(r['flagged']):>8} {len(r['failing_moves']):>17}")
+        lines += [f"    flagged {f['claim']} {f['figure']} (p = {f['p']:.2g})"
+                  for f in r["flagged"]]
+        lines += [f"    verdict {m['claim']} arm {m['arm']}: {m['verdict']} ({m['kind']})"
+                  for m in r["failing_moves"]]
+    bad = sum(bool(r["flagged"] or r["failing_moves"]) for r in rows)
+    lines.append(f"{bad} of {len(rows)} seeds would fail against the others' ensemble")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:
+        check = argparse.ArgumentParser(prog="python -m harness.calibrate check",
+                                        description=false_alarm_lines.__doc__)
+        check.add_argument("file", type=Path)
+        args = check.parse_args(argv[1:])
+        try:
+            print("\n".join(false_alarm_lines(calibration.load(args.file))))
+        except calibration.CalibrationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if argv[:1] == ["merge"]:
         merge = argparse.ArgumentParser(prog="python -m harness.calibrate merge")
         merge.add_argument("files", type=Path, nargs="+")

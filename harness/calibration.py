@@ -10,9 +10,10 @@ Schema version 1:
   {"schema": "claims-calibration", "version": 1, "calibration_seed", "budget", "k",
    "pytest_args": [...], "environment": {...},
    "runs": [{"index", "master_seed", "suite_runtime_s", "claims": {id: {"verdict",
-             "expected", "title", "arms": {arm: {"verdict", "expected"}},
-             "primaries": {"arm :: name": {"estimate", "low", "high", "outcome", "threshold",
-                                           "comparison", "null", "floor", "statistic"}}}}}],
+             "expected", "title", "code_hash", "arms": {arm: {"verdict", "expected",
+             "code_hash"}}, "primaries": {"arm :: name": {"estimate", "low", "high", "outcome",
+             "threshold", "comparison", "null", "floor", "statistic"}},
+             "figures": {"test :: figure": mean}}}}],
    "claims": {id: summary (see ``summarize``)}}
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from scipy import stats as st
 
+from .ensemble import STABLE_SHARE, figure_key
 from .results import write
 from .seeds import DEFAULT_MASTER_SEED, derive_seed
 
@@ -66,9 +68,12 @@ def run_record(index: int, master_seed: int, document: dict[str, Any]) -> dict[s
             "verdict": c["verdict"], "expected": c["expected"], "title": c["title"],
             "code_hash": c.get("code_hash", ""),
             "arms": {t.get("arm", t["nodeid"]): {"verdict": t["verdict"],
-                                                 "expected": t.get("expected", c["expected"])}
+                                                 "expected": t.get("expected", c["expected"]),
+                                                 "code_hash": t.get("code_hash", "")}
                      for t in c["tests"]},
-            "primaries": primaries}
+            "primaries": primaries,
+            # each figure's value in this seed: the ensemble a baseline compares runs with
+            "figures": {figure_key(f): f.get("mean") for f in c.get("figures", [])}}
     return {"index": index, "master_seed": master_seed,
             "suite_runtime_s": document.get("suite_runtime_s"), "claims": claims}
 
@@ -103,9 +108,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for arm in sorted({a for _, c in seen for a in c["arms"]}):
             rows = [c["arms"][arm] for _, c in seen if arm in c["arms"]]
             arm_verdicts = [x["verdict"] for x in rows]
+            share = _share(sum(x["verdict"] == x["expected"] for x in rows), len(rows))
             arms[arm] = {"expected": rows[-1]["expected"],
                          "counts": {v: arm_verdicts.count(v) for v in sorted(set(arm_verdicts))},
-                         **_share(sum(x["verdict"] == x["expected"] for x in rows), len(rows))}
+                         **share, "stable": share["at_expected"] >= STABLE_SHARE * len(rows),
+                         "code_hashes": sorted({x.get("code_hash", "") for x in rows})}
         primaries = {}
         for key in sorted({k for _, c in seen for k in c["primaries"]}):
             points = [{"master_seed": r["master_seed"], "index": r["index"],
@@ -160,7 +167,9 @@ def load(path: Path | str) -> dict[str, Any]:
 
 
 def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
-    """One calibration from parts run on different machines (ranges of the same K seeds)."""
+    """One calibration from parts run on different machines (ranges of the same K seeds).
+    A part may also recalibrate some claims (pytest args naming them) for seeds another part
+    has: pass it later, and its runs of a claim whose code changed replace the stale ones."""
     if not documents:
         raise CalibrationError("merge needs at least one calibration file")
     first = documents[0]
@@ -170,14 +179,21 @@ def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
                 raise CalibrationError(
                     f"cannot merge {path} ({key} {doc.get(key)!r}) with {paths[0]} "
                     f"({key} {first.get(key)!r}): parts must share {option}")
-    runs, seen = [], {}
+    by_index: dict[int, dict[str, Any]] = {}
+    where: dict[tuple[int, str], str] = {}
     for doc, path in zip(documents, paths):
         for run in doc["runs"]:
-            if run["index"] in seen:
-                raise CalibrationError(f"seed {run['index']} is in both {seen[run['index']]} "
-                                       f"and {path}: parts must not overlap (--range)")
-            seen[run["index"]] = path
-            runs.append(run)
+            merged = by_index.setdefault(run["index"], {**run, "claims": {}})
+            for cid, claim in run["claims"].items():
+                old = merged["claims"].get(cid)
+                if old is not None and old.get("code_hash") == claim.get("code_hash"):
+                    raise CalibrationError(
+                        f"seed {run['index']} of claim {cid} is in both {where[run['index'], cid]}"
+                        f" and {path} for the same code: parts must not overlap (--range)")
+                # a later part that recalibrated a claim whose code changed replaces it
+                merged["claims"][cid] = claim
+                where[run["index"], cid] = path
+    runs = list(by_index.values())
     return document(runs, calibration_seed=first["calibration_seed"], budget=first["budget"],
                     k=max(d.get("k", 0) for d in documents),
                     pytest_args=first.get("pytest_args", []),
@@ -199,3 +215,16 @@ def is_stale(summary: dict[str, Any], code_hash: str) -> bool:
     """A claim's calibration says nothing about code it was not run on: stale when its seeds
     ran other (or mixed, or unrecorded) code than ``code_hash``."""
     return summary.get("code_hashes") != [code_hash]
+
+
+def arm_distribution(doc: dict[str, Any] | None, claim_id: str, arm: str,
+                     code_hash: str) -> dict[str, Any] | None:
+    """This arm's verdict counts over the calibration seeds that ran this very code (the
+    arm's test module and fixtures), or None when none did."""
+    verdicts = [r["claims"][claim_id]["arms"][arm]["verdict"] for r in (doc or {}).get("runs", [])
+                if arm in r["claims"].get(claim_id, {}).get("arms", {}) and code_hash
+                and r["claims"][claim_id]["arms"][arm].get("code_hash") == code_hash]
+    if not verdicts:
+        return None
+    return {"counts": {v: verdicts.count(v) for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")},
+            "k": len(verdicts)}

@@ -23,6 +23,7 @@ from .recorder import ClaimRecorder
 from .seeds import DEFAULT_MASTER_SEED, Seeds
 
 EVIDENCE_KEY = "claims_evidence"
+DEFAULT_CALIBRATION = Path("reports/calibration/calibration.json")
 OPTIONS = {  # option -> (environment variable, default)
     "budget": ("CLAIMS_BUDGET", "default"),
     "device": ("CLAIMS_DEVICE", "auto"),
@@ -65,9 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(or its declared floor) from the baseline (env CLAIMS_BASELINE_K; "
                          f"default {baseline.DEFAULT_K:g})")
     group.addoption("--calibration", default=env["calibration"], metavar="PATH",
-                    help="a calibration.json (python -m harness.calibrate): show each claim's "
-                         "share of seeds at its expected verdict beside the verdict, and store "
-                         "it in a saved baseline (env CLAIMS_CALIBRATION)")
+                    help="a calibration.json (python -m harness.calibrate; default "
+                         f"{DEFAULT_CALIBRATION} when it exists, '' for none): show each "
+                         "claim's share of seeds at its expected verdict, let an arm calibrated "
+                         "on its current code move to or from INCONCLUSIVE within its "
+                         "calibrated rate (marked, not failed), and store the ensemble in a "
+                         "saved baseline (env CLAIMS_CALIBRATION)")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -98,7 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
         except baseline.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
     config.claims_calibration = None
-    if opt.calibration and not _is_worker(config):
+    if opt.calibration is None:  # by default the committed calibration, when there is one
+        default = Path(config.rootpath) / DEFAULT_CALIBRATION
+        opt.calibration = str(default) if default.is_file() else ""
+    if opt.calibration:  # workers too: an arm's own test reads its calibrated verdicts
         try:
             config.claims_calibration = calibration.load(opt.calibration)
         except calibration.CalibrationError as exc:
@@ -195,6 +202,8 @@ def claim(request: pytest.FixtureRequest, seeds: Seeds) -> ClaimRecorder:
     recorder = ClaimRecorder(meta, request.node.nodeid, seeds.seed(),
                              code_hash(request.module, *_fixture_modules(request)),
                              n_arms=_arms_of(request))
+    recorder.calibrated = calibration.arm_distribution(
+        request.config.claims_calibration, meta.id, recorder.arm, recorder.code_hash)
     request.node.claims_recorder = recorder
     return recorder
 
@@ -271,7 +280,8 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         attach_calibration(document, config.claims_calibration, config.option.calibration)
     if config.claims_baseline is not None:
         document["baseline"] = baseline.compare(config.claims_baseline, document,
-                                                config.option.baseline_k, config.option.baseline)
+                                                config.option.baseline_k, config.option.baseline,
+                                                subset=_selected_subset(config))
         if session.exitstatus == 0:
             session.exitstatus = baseline.exit_status(document["baseline"])
     document["audit"] = audit(document)
@@ -289,7 +299,8 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
     config.claims_results_path = path
     if config.option.save_baseline:
         try:
-            config.claims_saved_baseline = baseline.save(config.option.save_baseline, document)
+            config.claims_saved_baseline = baseline.save(config.option.save_baseline, document,
+                                                         config.claims_calibration)
         except OSError as exc:
             config.claims_write_error = (f"could not save the baseline to "
                                          f"{config.option.save_baseline}: {exc}; choose a "
@@ -305,6 +316,14 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
         config.claims_report_error = f"{type(exc).__name__}: {exc}"
 
 
+def _selected_subset(config: pytest.Config) -> bool:
+    """Did the command select some claims (files, node ids, -k, -m) rather than a tree?"""
+    opt = config.option
+    return bool(getattr(opt, "keyword", "") or getattr(opt, "markexpr", "") or any(
+        not (Path(config.invocation_params.dir) / a.split("::")[0]).is_dir()
+        for a in config.args))
+
+
 def attach_calibration(document: dict[str, Any], cal: dict[str, Any], path: str) -> None:
     """Each claim's calibrated stability (share of seeds at its expected verdict)."""
     stab = calibration.stability(cal)
@@ -316,6 +335,13 @@ def attach_calibration(document: dict[str, Any], cal: dict[str, Any], path: str)
         if c["calibration"] is not None:
             c["calibration"]["stale"] = calibration.is_stale(c["calibration"],
                                                              c.get("code_hash", ""))
+
+
+def _arm_flag(t: dict[str, Any], c: dict[str, Any]) -> str:
+    if t["verdict"] == t.get("expected", c["expected"]):
+        return ""
+    flip = t.get("calibrated_flip")
+    return f"  ~ calibrated flip ({flip['kind']})" if flip else "  <-- arm differs"
 
 
 def stability_text(c: dict[str, Any]) -> str:
@@ -370,9 +396,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for c in document["claims"]:
         key = _key_row(c)
         stat = _key_statistic(key) if key else "-"
+        flips = [t for t in c.get("tests", []) if t.get("calibrated_flip")]
         mark = "" if c["matches_expected"] else (
             "  (differs; smoke verdicts are not pinned)" if env["budget"] == "smoke"
-            else "  <-- differs")
+            else "  ~ differs within the calibrated rate" if flips and all(
+                t.get("calibrated_flip") or t["verdict"] == t.get("expected", c["expected"])
+                for t in c["tests"]) else "  <-- differs")
         tr.write_line(
             f"{c['id']:<6} {c['verdict']:<13} {c['expected']:<13} {stat:<{KEY_WIDTH}} "
             f"{_interval_vs_floor(key) if key else '-':<30} "
@@ -380,7 +409,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             + (f"  [calibrated: {stability_text(c)}]" if stability_text(c) else ""))
         if len(c.get("tests", [])) > 1:
             for t in c["tests"]:
-                flag = "" if t["verdict"] == t.get("expected", c["expected"]) else "  <-- arm differs"
+                flag = _arm_flag(t, c)
                 tr.write_line(f"{'':<6} {t['verdict']:<13} {t.get('expected', ''):<13} "
                               f"arm {t.get('arm', t['nodeid'])}"
                               f"{'' if t.get('votes', True) else ' (comparison, not voting)'}"

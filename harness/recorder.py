@@ -6,6 +6,7 @@ import time
 from typing import Any, Callable
 
 from . import stats
+from .ensemble import judge_move
 from .evidence import (COMPARISON_ARMS, Claim, Evidence, Outcome, Role, Verdict, decide,
                        jsonable)
 from .sequential import Looks
@@ -86,6 +87,9 @@ class ClaimRecorder:
         self._start = time.perf_counter()
         self.n_arms = max(1, int(n_arms))  # the claim's voting arms, for alpha / m
         self._corrected = False
+        # this arm's verdict counts over the calibration seeds that ran this code (or None)
+        self.calibrated: dict[str, Any] | None = None
+        self.calibrated_flip: dict[str, Any] | None = None
 
     # -- assertions ---------------------------------------------------------------------
     def record(self, evidence: Evidence, role: Role | str = Role.PRIMARY) -> Evidence:
@@ -216,13 +220,21 @@ class ClaimRecorder:
         return decide(self.evidence, self._inconclusive, self.meta.no_substantive_control)
 
     def conclude(self) -> None:
-        """Raise ClaimMismatch when the measured verdict is not the expected one."""
+        """Raise ClaimMismatch when the measured verdict is not the expected one. With a
+        calibration of this arm's code (``self.calibrated``), a move to or from INCONCLUSIVE
+        within the arm's calibrated rate passes, marked (as an xfail is); an opposite
+        decision or a move the calibration calls rare still fails."""
         verdict, reason = self.verdict()
         if verdict != self.expected:
+            judged = judge_move(self.expected.value, verdict.value, self.calibrated)
+            if not judged["fails"]:
+                self.calibrated_flip = {"verdict": verdict.value, **judged}
+                return
             raise ClaimMismatch(
                 f"{self.meta.id} ({self.meta.title}), {self.nodeid}: measured "
                 f"{verdict.value}, expected {self.expected.value}.\n  Why: {reason}\n"
-                f"  Expected because: {self.why_expected or self.meta.why_expected}"
+                f"  Expected because: {self.why_expected or self.meta.why_expected}\n"
+                f"  Calibration: {judged['kind']}"
             )
 
     def to_dict(self, outcome: str, error: str | None = None) -> dict[str, Any]:
@@ -250,4 +262,6 @@ class ClaimRecorder:
             "runtime_s": time.perf_counter() - self._start,
             "timings": self.timings,
             "code_hash": self.code_hash,
+            "calibrated": self.calibrated,
+            "calibrated_flip": self.calibrated_flip,
         }

@@ -65,7 +65,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "tests": [{k: t[k] for k in ("nodeid", "arm", "seed", "outcome", "verdict",
                                          "reason", "expected", "why_expected", "votes", "runtime_s",
                                          "parameters", "notes", "error",
-                                         "declared_inconclusive", "timings", "code_hash")
+                                         "declared_inconclusive", "timings", "code_hash",
+                                         "calibrated", "calibrated_flip")
                        if k in t}
                       for t in tests],
             "code_hash": "+".join(sorted({t.get("code_hash", "") for t in tests})),

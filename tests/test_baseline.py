@@ -109,7 +109,7 @@ def test_tolerance_from_seed_spread_with_floor(std, floor, expected):
         pytest.approx(expected)
 
 
-def test_changed_claim_code_is_reported_with_the_figures_that_moved(pytester, saved):
+def test_changed_claim_code_is_still_compared_and_what_moved_is_drift(pytester, saved):
     def change(data):
         claim = data["claims"]["G99"]
         assert claim["code_hash"]  # the run recorded the claim module's hash
@@ -119,10 +119,11 @@ def test_changed_claim_code_is_reported_with_the_figures_that_moved(pytester, sa
         claim["verdict"] = "REFUTED"  # and a verdict change
     _edit(saved, change)
     result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
-    assert result.ret == baseline.EXIT_MISSING
+    assert result.ret == baseline.EXIT_DRIFT  # a code change does not hide a moved result
     result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline "
                                  "(REFUTED -> SUPPORTED; 1 of * figures moved); refresh the "
-                                 "baseline*", "*moved test_trend[[]2.0[]] :: fitted slope: *"])
+                                 "baseline*", "*moved test_trend[[]2.0[]] :: fitted slope: *",
+                                 "*verdict G99: REFUTED -> SUPPORTED (opposite decision)*"])
     assert "DRIFT G99" not in result.stdout.str() and "VERDICT G99" not in result.stdout.str()
     comparison = json.loads((pytester.path / "out" / "results.json").read_text())["baseline"]
     (changed,) = comparison["code_changed"]
@@ -137,6 +138,7 @@ def test_editing_the_claim_module_changes_its_code_hash(pytester, saved):
     path.write_text(path.read_text() + "\n# an edit\n")
     result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
     result.stdout.fnmatch_lines(["*CODE G99: claim code changed since the baseline*"])
+    assert result.ret == baseline.EXIT_MISSING  # nothing moved: only a refresh is due
     after = json.loads((pytester.path / "out" / "results.json").read_text())
     assert after["claims"][0]["code_hash"] != before
 
