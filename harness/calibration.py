@@ -111,6 +111,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             share = _share(sum(x["verdict"] == x["expected"] for x in rows), len(rows))
             arms[arm] = {"expected": rows[-1]["expected"],
                          "counts": {v: arm_verdicts.count(v) for v in sorted(set(arm_verdicts))},
+                         "shares": {v: _share(arm_verdicts.count(v), len(rows))
+                                    for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")},
                          **share, "stable": share["at_expected"] >= STABLE_SHARE * len(rows),
                          "code_hashes": sorted({x.get("code_hash", "") for x in rows})}
         primaries = {}
@@ -120,8 +122,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                           ("estimate", "low", "high", "outcome")}}
                       for r, c in seen if key in c["primaries"]]
             meta = next(c["primaries"][key] for _, c in reversed(seen) if key in c["primaries"])
+            outcomes = [p["outcome"] for p in points]
             primaries[key] = {**{f: meta.get(f) for f in ("threshold", "comparison", "null",
                                                            "floor", "statistic", "exact")},
+                              "outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))},
                               "points": points}
         out[cid] = {
             "title": last["title"], "expected": expected,

@@ -130,3 +130,56 @@ def test_the_main_report_and_the_baseline_show_the_calibrated_stability(pytester
     bad = pytester.runpytest(*ARGS[:2], "--calibration", "nope.json")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*calibration nope.json: no such file*harness.calibrate*"])
+
+
+def test_the_committed_calibration_is_read_by_default_and_can_be_turned_off(
+        pytester, calibrated, synthetic_suite):
+    out, doc, _ = calibrated
+    synthetic_suite()
+    shutil.copy(out.parent / "test_synthetic.py", pytester.path / "test_synthetic.py")
+    (pytester.path / "reports" / "calibration").mkdir(parents=True)
+    shutil.copy(out / "calibration.json", pytester.path / "reports/calibration/calibration.json")
+    result = pytester.runpytest("test_synthetic.py", "--budget", "smoke", "--report-dir", "r")
+    result.stdout.fnmatch_lines(["G99*[[]calibrated: *seeds at SUPPORTED*"])
+    off = pytester.runpytest("test_synthetic.py", "--budget", "smoke", "--report-dir", "r",
+                             "--calibration", "")
+    assert "[calibrated:" not in off.stdout.str()
+
+
+def _calibration_of(document, verdicts):
+    """A calibration whose seeds ran this very code, with these arm verdicts."""
+    runs = []
+    for i, verdict in enumerate(verdicts):
+        record = calibration.run_record(i, 1000 + i, document)
+        for claim in record["claims"].values():
+            claim["verdict"] = verdict
+            for arm in claim["arms"].values():
+                arm["verdict"] = verdict
+        runs.append(record)
+    return calibration.document(runs, calibration_seed=1, budget="default", k=len(runs),
+                                pytest_args=[], environment={})
+
+
+def test_an_arm_flipping_within_its_calibrated_rate_passes_marked_a_rare_flip_fails(
+        pytester, synthetic_suite):
+    synthetic_suite(expected="INCONCLUSIVE")  # measures SUPPORTED: a flip from the pin
+    strict = pytester.runpytest("--report-dir", "r", "--calibration", "")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*pin is strict*"])
+    document = json.loads((pytester.path / "r" / "results.json").read_text())
+    for name, verdicts, outcome in (
+            ("mixed.json", ["INCONCLUSIVE"] * 14 + ["SUPPORTED"] * 6, "passed"),
+            ("stable.json", ["INCONCLUSIVE"] * 20, "failed")):
+        calibration.save(pytester.path / name, _calibration_of(document, verdicts))
+        result = pytester.runpytest("--report-dir", "r", "--calibration", name)
+        result.assert_outcomes(**{outcome: 1})
+        if outcome == "passed":
+            result.stdout.fnmatch_lines([
+                "G99 *SUPPORTED*INCONCLUSIVE*~ differs within the calibrated rate*"])
+            html = (pytester.path / "r" / "index.html").read_text()
+            test = json.loads((pytester.path / "r" / "results.json").read_text())[
+                "claims"][0]["tests"][0]
+            assert "SUPPORTED in 6 of 20" in test["calibrated_flip"]["kind"]
+            assert "~ calibrated flip: within its calibrated rate" in html
+        else:
+            result.stdout.fnmatch_lines(["*calibrated-rare: INCONCLUSIVE in 20 of 20*"])

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .. import ensemble
 from ..evidence import fmt
 from . import _ENV
 
@@ -61,8 +62,11 @@ def render(doc: dict[str, Any]) -> str:
             primary["strip"] = strip(primary)
     flagged = [cid for cid, s in doc["claims"].items() if s["opposite"]]
     below = [cid for cid, s in doc["claims"].items() if s["k"] and s["at_expected"] < s["k"]]
-    return _ENV.get_template("calibration.html.j2").render(doc=doc, flagged=flagged,
-                                                           below=below)
+    loo = [{**r, "bad": bool(r["flagged"] or r["failing_moves"])}
+           for r in ensemble.leave_one_out(doc["runs"])]
+    return _ENV.get_template("calibration.html.j2").render(
+        doc=doc, flagged=flagged, below=below, loo=loo if any(r["figures"] for r in loo)
+        else [], min_seeds=ensemble.MIN_SEEDS, suite_alpha=ensemble.SUITE_ALPHA)
 
 
 def build(doc: dict[str, Any], out_dir: Path | str) -> Path:
