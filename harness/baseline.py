@@ -4,8 +4,8 @@ A baseline stores, per claim, the verdict and every figure a claim recorded with
 ``claim.measure`` (mean, spread across seeds, declared floor), and, when saved with a
 calibration of the same code, the claim's calibrated ensemble: each figure's mean and spread
 over the K master seeds and each arm's verdict counts. A run is then judged by the ensemble
-consistency test of ``harness.ensemble`` (figures at a suite-wide false-alarm rate, verdict
-moves by their calibrated rate). A claim without an ensemble falls back to a tolerance from
+consistency test of ``harness.ensemble`` (figures by Benjamini-Hochberg at a suite-wide
+false-alarm rate, verdict moves by their calibrated rate). A claim without an ensemble falls back to a tolerance from
 the run's own seed spread, ``max(k * std, floor, rtol * |mean|, atol)``, and a strict pin. A
 figure or claim missing on either side is reported as such; a claim whose code changed is
 still compared, and what moved is drift.
@@ -161,8 +161,9 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
                 missing.append({"claim": claim_id, "figure": key, "missing_from": side})
                 continue
             pairs.append((claim_id, key, b, r, ens, None))
-    n_ensemble = sum(key in ens.get("figures", {}) for _, key, _, _, ens, _ in pairs)
-    level = ensemble.SUITE_ALPHA / max(1, n_ensemble)
+    tested = [ensemble.figure_p(r.get("mean"), b.get("mean"), ens["figures"][key])
+              for _, key, b, r, ens, _ in pairs if key in ens.get("figures", {})]
+    level = ensemble.bh_cutoff(tested, ensemble.SUITE_ALPHA)
     figures = []
     for claim_id, key, b, r, ens, entry in pairs:
         f = _compare_figure(claim_id, key, b, r, k, ens.get("figures", {}).get(key), level)
@@ -175,7 +176,7 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
     status = ("drift" if (verdicts or drifted or changed_drift)
               else "missing" if (missing or changed) else "ok")
     return {"path": path, "k": k, "status": status, "environment_diff": env_diff,
-            "figure_level": level, "ensemble_figures": n_ensemble,
+            "figure_level": level, "ensemble_figures": len(tested),
             "suite_alpha": ensemble.SUITE_ALPHA,
             "verdict_changes": verdicts, "calibrated_flips": flips, "code_changed": changed,
             "figures": figures, "drifted": drifted, "missing": missing, "not_run": not_run,
@@ -248,9 +249,9 @@ def _move(v: dict[str, Any]) -> str:
 
 def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
     """Lines for the terminal: environment first, then what moved, then what is missing."""
-    rule = (f"ensemble test for {comparison['ensemble_figures']} figures at "
-            f"{comparison['figure_level']:.2g} each (suite-wide {comparison['suite_alpha']:g}"
-            f"), k = {comparison['k']:g} seed sd for the rest"
+    rule = (f"ensemble test for {comparison['ensemble_figures']} figures, Benjamini-Hochberg "
+            f"at {comparison['suite_alpha']:g} over the suite (cutoff p <= "
+            f"{comparison['figure_level']:.2g}), k = {comparison['k']:g} seed sd for the rest"
             if comparison.get("ensemble_figures") else
             f"tolerance k = {comparison['k']:g} seed standard deviations")
     lines = [f"baseline {comparison['path']}: {comparison['status'].upper()} ({rule})"]

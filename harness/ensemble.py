@@ -5,11 +5,12 @@ probtest): K runs under K master seeds define what "the same code" produces. Ano
 machine's floats, like another seed, draw one more member; a real change draws from
 elsewhere. So a run is judged against the ensemble, not against the baseline's one value:
 
-- a **figure** drifts when it leaves the ensemble's prediction interval for one new member
-  (Student t with K - 1 degrees of freedom, scale ``sd * sqrt(1 + 1/K)``) at a per-figure
-  level of ``SUITE_ALPHA / N`` (Bonferroni over the N figures compared: the chance that an
-  unchanged build flags any figure is at most SUITE_ALPHA if the members are normal), and by
-  more than the figure's declared floor. A value equal to the baseline's is never drift.
+- a **figure** drifts when it lies outside the ensemble's prediction interval for one new
+  member (Student t with K - 1 degrees of freedom, scale ``sd * sqrt(1 + 1/K)``), judged by
+  Benjamini-Hochberg at ``SUITE_ALPHA`` over every figure compared (under an unchanged build
+  the chance that any figure of the suite is flagged is at most SUITE_ALPHA if the members
+  are normal; see ``bh_cutoff``), and by more than the figure's declared floor. A value
+  equal to the baseline's is never drift.
 - an **arm's verdict** that moved fails when the move is an opposite decision (SUPPORTED <->
   REFUTED), or when the ensemble says the arm keeps its verdict (in at least
   ``STABLE_SHARE`` of the seeds); any other move is reported with its calibrated rate.
@@ -95,18 +96,40 @@ def half_width(member: dict[str, Any], level: float) -> float:
     return float(st.t.isf(level / 2, k - 1) * member["sd"] * math.sqrt(1 + 1 / k))
 
 
-def judge_figure(value: float | None, base_value: float | None, member: dict[str, Any],
-                 floor: float | None, level: float) -> dict[str, Any]:
-    """One figure against its ensemble at the per-figure ``level``."""
-    tol = max(half_width(member, level), float(floor or 0.0))
+def bh_cutoff(pvalues: list[float], alpha: float) -> float:
+    """Benjamini-Hochberg over every figure compared: the p-value at or below which a figure
+    is flagged. Under an unchanged build (all figures null) flagging any figure then has
+    probability at most ``alpha`` (BH controls the family-wise rate under the global null),
+    while a change that moves many figures is caught at a less strict level than Bonferroni's
+    ``alpha / N``. With no figure flagged the cutoff reported is ``alpha / N``."""
+    p = np.sort(np.asarray([x for x in pvalues if math.isfinite(x)], dtype=float))
+    if p.size == 0:
+        return alpha
+    passed = np.nonzero(p <= alpha * np.arange(1, p.size + 1) / p.size)[0]
+    return float(p[passed[-1]]) if passed.size else alpha / p.size
+
+
+def figure_p(value: float | None, base_value: float | None, member: dict[str, Any]) -> float:
+    """A run's figure against its ensemble: 1 when it equals the baseline's value (nothing
+    changed), NaN when missing on one side."""
     if value is None or base_value is None:
-        within, p = value is None and base_value is None, math.nan
-    elif same_value(value, base_value):
-        within, p = True, 1.0
-    else:
-        p = prediction_p(float(value), member)
-        within = p >= level or abs(float(value) - member["mean"]) <= float(floor or 0.0)
+        return math.nan
+    if same_value(value, base_value):
+        return 1.0
+    return prediction_p(float(value), member)
+
+
+def judge_figure(value: float | None, base_value: float | None, member: dict[str, Any],
+                 floor: float | None, cutoff: float) -> dict[str, Any]:
+    """One figure against its ensemble, flagged at p <= ``cutoff`` (see ``bh_cutoff``) and
+    beyond its declared floor."""
+    p = figure_p(value, base_value, member)
+    tol = max(half_width(member, cutoff), float(floor or 0.0))
     delta = (float(value) - member["mean"]) if value is not None else math.nan
+    if math.isnan(p):
+        within = value is None and base_value is None
+    else:
+        within = p > cutoff or abs(delta) <= float(floor or 0.0)
     return {"within": bool(within), "p": p, "tolerance": tol, "center": member["mean"],
             "delta": delta, "ensemble_k": member["k"], "ensemble_sd": member["sd"],
             "excess": abs(delta) / tol if tol > 0 and math.isfinite(delta) else math.inf}
@@ -137,7 +160,7 @@ def judge_move(before: str, after: str, distribution: dict[str, Any] | None) -> 
 def leave_one_out(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The false-alarm rate measured on the calibration itself: each seed in turn is the
     "new build", judged against the ensemble of the others (same code), with the suite-wide
-    Bonferroni level over every figure compared. Returns per seed the figures flagged and
+    Benjamini-Hochberg rule over every figure compared. Returns per seed the figures flagged and
     the arm verdicts (against their pins) whose move would fail."""
     out = []
     for i, run in enumerate(runs):
@@ -154,11 +177,11 @@ def leave_one_out(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 judged = judge_move(a["expected"], a["verdict"], ens["arms"].get(arm))
                 if judged["fails"]:
                     moves.append({"claim": cid, "arm": arm, "verdict": a["verdict"], **judged})
-        level = SUITE_ALPHA / max(1, len(checks))
+        cutoff = bh_cutoff([prediction_p(float(v), m) for _, _, v, m in checks], SUITE_ALPHA)
         flagged = [{"claim": cid, "figure": key, "value": value, "p": p}
                    for cid, key, value, member in checks
-                   if (p := prediction_p(float(value), member)) < level]
+                   if (p := prediction_p(float(value), member)) <= cutoff]
         out.append({"index": run["index"], "master_seed": run["master_seed"],
-                    "figures": len(checks), "level": level, "flagged": flagged,
+                    "figures": len(checks), "level": cutoff, "flagged": flagged,
                     "failing_moves": moves})
     return out

@@ -2,6 +2,7 @@
 verdict-move rule, ensembles built from calibration runs, and the baseline compare."""
 import numpy as np
 import pytest
+from scipy import stats as st
 
 from harness import baseline, calibration, ensemble
 from harness.evidence import Claim, Verdict
@@ -27,11 +28,11 @@ def test_one_more_member_is_flagged_at_the_nominal_rate(k):
 
 def test_a_shift_of_many_spreads_is_caught_and_the_floor_is_respected():
     member = _member(np.linspace(-1, 1, 20))  # sd ~0.62
-    far = ensemble.judge_figure(10.0, 0.1, member, floor=None, level=1e-4)
+    far = ensemble.judge_figure(10.0, 0.1, member, floor=None, cutoff=1e-4)
     assert not far["within"] and far["p"] < 1e-4 and far["excess"] > 1
-    near = ensemble.judge_figure(1.0, 0.1, member, floor=None, level=1e-4)
+    near = ensemble.judge_figure(1.0, 0.1, member, floor=None, cutoff=1e-4)
     assert near["within"]
-    assert ensemble.judge_figure(10.0, 0.1, member, floor=20.0, level=1e-4)["within"]
+    assert ensemble.judge_figure(10.0, 0.1, member, floor=20.0, cutoff=1e-4)["within"]
     width = ensemble.half_width(member, 1e-4)
     assert ensemble.prediction_p(member["mean"] + width, member) == pytest.approx(1e-4)
 
@@ -112,7 +113,7 @@ def test_the_compare_uses_the_ensemble_and_reports_calibrated_flips():
     assert base["claims"]["G1"]["ensemble"]["k"] == 20
     ok = baseline.compare(base, _document("SUPPORTED", 1.07))  # another member's value
     assert ok["status"] == "ok" and ok["figures"][0]["rule"] == "ensemble"
-    assert ok["figure_level"] == pytest.approx(ensemble.SUITE_ALPHA)  # one figure compared
+    assert ok["figure_level"] == pytest.approx(ensemble.SUITE_ALPHA)  # one figure, none flagged
     moved = baseline.compare(base, _document("SUPPORTED", 3.0))
     assert moved["status"] == "drift" and moved["drifted"][0]["p"] < ensemble.SUITE_ALPHA
     flip = baseline.compare(base, _document("INCONCLUSIVE", 1.07))
@@ -157,3 +158,28 @@ def test_leave_one_out_flags_only_the_seed_that_differs():
     assert all(not r["failing_moves"] for r in rows)
     runs[3]["claims"]["G1"]["arms"]["a"]["verdict"] = "REFUTED"  # an opposite decision
     assert ensemble.leave_one_out(runs)[3]["failing_moves"][0]["kind"] == "opposite decision"
+
+
+def test_benjamini_hochberg_cutoff_known_answers():
+    alpha = 0.01
+    assert ensemble.bh_cutoff([0.5] * 100, alpha) == pytest.approx(alpha / 100)  # nothing
+    # 10 small p-values among 100: each i-th smallest must be <= i * alpha / 100
+    ps = [1e-6 * (i + 1) for i in range(10)] + [0.5] * 90
+    assert ensemble.bh_cutoff(ps, alpha) == pytest.approx(1e-5)
+    assert ensemble.bh_cutoff([2e-4, 0.5, 0.5], alpha) == pytest.approx(2e-4)  # <= 0.01 / 3
+    assert ensemble.bh_cutoff([], alpha) == alpha
+
+
+def test_an_unchanged_build_flags_any_of_many_figures_at_most_at_the_suite_rate():
+    """500 normal figures per simulated build, K = 12 members each: the share of builds
+    with any figure flagged stays at or below SUITE_ALPHA."""
+    rng = np.random.default_rng(2)
+    builds, n_fig, k = 400, 500, 12
+    members = rng.normal(size=(builds, n_fig, k))
+    new = rng.normal(size=(builds, n_fig))
+    mean, sd = members.mean(-1), members.std(-1, ddof=1)
+    t = (new - mean) / (sd * np.sqrt(1 + 1 / k))
+    p = 2 * st.t.sf(np.abs(t), k - 1)  # what prediction_p computes, vectorized
+    alarms = np.mean([(row <= ensemble.bh_cutoff(list(row), ensemble.SUITE_ALPHA)).any()
+                      for row in p])
+    assert alarms <= ensemble.SUITE_ALPHA + 3 * np.sqrt(ensemble.SUITE_ALPHA / builds)
