@@ -165,3 +165,17 @@ def test_the_report_names_arms_not_run_and_changed(pytester, saved):
     html = (pytester.path / "out" / "index.html").read_text()
     assert "G99 arm 1.0 (not run): not in this run" in html
     assert "Verdict of arm 2.0 changed from the baseline: REFUTED" in html
+
+
+def test_a_run_of_some_claim_modules_reports_the_others_as_not_selected(pytester,
+                                                                          synthetic_suite):
+    synthetic_suite(slopes="2.0")
+    synthetic_suite(name="test_other", id="O99", slopes="2.0")
+    pytester.runpytest("--report-dir", "out", "--save-baseline", "base.json")
+    result = pytester.runpytest("test_synthetic.py", "--report-dir", "out", "--baseline",
+                                "base.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*not selected in this run: 1 claims*"])
+    whole = pytester.runpytest("--report-dir", "out", "--baseline", "base.json",
+                               "--deselect", "test_other.py::test_trend[2.0]")
+    assert whole.ret == baseline.EXIT_MISSING  # run as a tree, a claim gone is missing
