@@ -7,6 +7,7 @@ from typing import Any
 from . import baseline
 from .audit import EXIT_AUDIT
 from .evidence import fmt
+from .report import key_row
 
 
 def _arm_flag(t: dict[str, Any], c: dict[str, Any]) -> str:
@@ -39,15 +40,6 @@ def _key_statistic(evidence: dict[str, Any]) -> str:
     return name + value
 
 
-def _key_row(claim: dict[str, Any]) -> dict[str, Any] | None:
-    """The assertion that decided: the first primary not holding, else the first primary."""
-    voting = {t["nodeid"] for t in claim.get("tests", []) if t.get("votes", True)}
-    primaries = [e for e in claim["evidence"] if e["role"] == "primary"
-                 and (not voting or e.get("nodeid") in voting)]
-    return next((e for e in primaries if e.get("outcome") != "HOLDS"),
-                primaries[0] if primaries else None)
-
-
 def _interval_vs_floor(e: dict[str, Any]) -> str:
     if e.get("ci_low") is None:
         return f"{e['comparison']} {fmt(e['threshold'])}" if e.get("threshold") is not None else ""
@@ -64,7 +56,7 @@ def summary(tr, document: dict[str, Any], config) -> None:
     tr.write_line(header)
     tr.write_line("-" * len(header))
     for c in document["claims"]:
-        key = _key_row(c)
+        key = key_row(c)
         stat = _key_statistic(key) if key else "-"
         flips = [t for t in c.get("tests", []) if t.get("calibrated_flip")]
         mark = "" if c["matches_expected"] else (
