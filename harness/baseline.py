@@ -5,10 +5,10 @@ A baseline stores, per claim, the verdict and every figure a claim recorded with
 calibration of the same code, the claim's calibrated ensemble: each figure's mean and spread
 over the K master seeds and each arm's verdict counts. A run is then judged by the ensemble
 consistency test of ``harness.ensemble`` (figures by Benjamini-Hochberg at a suite-wide
-false-alarm rate, verdict moves by their calibrated rate). A claim without an ensemble falls back to a tolerance from
-the run's own seed spread, ``max(k * std, floor, rtol * |mean|, atol)``, and a strict pin. A
-figure or claim missing on either side is reported as such; a claim whose code changed is
-still compared, and what moved is drift.
+false-alarm rate, verdict moves by their calibrated rate). A claim without an ensemble falls
+back to a tolerance from the run's own seed spread, ``max(k * std, floor, rtol * |mean|,
+atol)``, and a strict pin. A figure or claim missing on either side is reported as such; a
+claim whose code changed is still compared, and what moved is drift.
 """
 from __future__ import annotations
 

@@ -177,10 +177,10 @@ def leave_one_out(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 judged = judge_move(a["expected"], a["verdict"], ens["arms"].get(arm))
                 if judged["fails"]:
                     moves.append({"claim": cid, "arm": arm, "verdict": a["verdict"], **judged})
-        cutoff = bh_cutoff([prediction_p(float(v), m) for _, _, v, m in checks], SUITE_ALPHA)
+        pvalues = [prediction_p(float(value), member) for _, _, value, member in checks]
+        cutoff = bh_cutoff(pvalues, SUITE_ALPHA)
         flagged = [{"claim": cid, "figure": key, "value": value, "p": p}
-                   for cid, key, value, member in checks
-                   if (p := prediction_p(float(value), member)) <= cutoff]
+                   for (cid, key, value, _), p in zip(checks, pvalues) if p <= cutoff]
         out.append({"index": run["index"], "master_seed": run["master_seed"],
                     "figures": len(checks), "level": cutoff, "flagged": flagged,
                     "failing_moves": moves})
