@@ -175,12 +175,24 @@ def compare(baseline: dict[str, Any], document: dict[str, Any], k: float = DEFAU
     changed_drift = any(c["moved"] or c["verdict_moves"] for c in changed)
     status = ("drift" if (verdicts or drifted or changed_drift)
               else "missing" if (missing or changed) else "ok")
-    return {"path": path, "k": k, "status": status, "environment_diff": env_diff,
+    return _json_safe({"path": path, "k": k, "status": status, "environment_diff": env_diff,
             "figure_level": level, "ensemble_figures": len(tested),
             "suite_alpha": ensemble.SUITE_ALPHA,
             "verdict_changes": verdicts, "calibrated_flips": flips, "code_changed": changed,
             "figures": figures, "drifted": drifted, "missing": missing, "not_run": not_run,
-            "baseline_git_commit": baseline["environment"].get("git_commit")}
+            "baseline_git_commit": baseline["environment"].get("git_commit")})
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinite deltas (a figure missing on one side) as null: results are strict
+    JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _verdict_moves(claim_id: str, base: dict[str, Any], now: dict[str, Any],
@@ -278,6 +290,8 @@ def describe(comparison: dict[str, Any], limit: int = 20) -> list[str]:
         lines.append(f"  MISSING {what}: not in {m['missing_from']}")
     if comparison.get("not_run"):
         lines.append(f"  not selected in this run: {len(comparison['not_run'])} claims")
-    n_ok = len(comparison["figures"]) - len(comparison["drifted"])
-    lines.append(f"  {n_ok} of {len(comparison['figures'])} figures within tolerance")
+    changed = comparison.get("code_changed", [])
+    n_all = len(comparison["figures"]) + sum(c.get("compared", 0) for c in changed)
+    n_moved = len(comparison["drifted"]) + sum(len(c.get("moved", [])) for c in changed)
+    lines.append(f"  {n_all - n_moved} of {n_all} figures within tolerance")
     return lines

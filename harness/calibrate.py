@@ -184,14 +184,18 @@ def _parser() -> argparse.ArgumentParser:
 def false_alarm_lines(doc: dict[str, Any]) -> list[str]:
     """Leave-one-out over the calibration: each seed judged as a new build against the rest."""
     rows = ensemble.leave_one_out(doc["runs"])
-    lines = [f"{'seed':<12} {'figures':>8} {'level':>9} {'flagged':>8} {'failing verdicts':>17}"]
+    lines = [f"{'seed':<12} {'figures':>8} {'level':>9} {'flagged':>8} {'failing verdicts':>17} "
+             f"{'rare moves':>11}"]
     for r in rows:
         lines.append(f"{r['master_seed']:<12} {r['figures']:>8} {r['level']:>9.2g} "
-                     f"{len(r['flagged']):>8} {len(r['failing_moves']):>17}")
+                     f"{len(r['flagged']):>8} {len(r['failing_moves']):>17} "
+                     f"{len(r['rare_moves']):>11}")
         lines += [f"    flagged {f['claim']} {f['figure']} (p = {f['p']:.2g})"
                   for f in r["flagged"]]
         lines += [f"    verdict {m['claim']} arm {m['arm']}: {m['verdict']} ({m['kind']})"
                   for m in r["failing_moves"]]
+        lines += [f"    rare move {m['claim']} arm {m['arm']}: {m['verdict']} ({m['kind']})"
+                  for m in r["rare_moves"]]
     bad = sum(bool(r["flagged"] or r["failing_moves"]) for r in rows)
     lines.append(f"{bad} of {len(rows)} seeds would fail against the others' ensemble")
     return lines

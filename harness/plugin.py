@@ -279,11 +279,18 @@ def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
     if config.claims_calibration is not None:
         attach_calibration(document, config.claims_calibration, config.option.calibration)
     if config.claims_baseline is not None:
-        document["baseline"] = baseline.compare(config.claims_baseline, document,
-                                                config.option.baseline_k, config.option.baseline,
-                                                subset=_selected_subset(config))
-        if session.exitstatus == 0:
-            session.exitstatus = baseline.exit_status(document["baseline"])
+        try:
+            document["baseline"] = baseline.compare(
+                config.claims_baseline, document, config.option.baseline_k,
+                config.option.baseline, subset=_selected_subset(config))
+            if session.exitstatus == 0:
+                session.exitstatus = baseline.exit_status(document["baseline"])
+        except (KeyError, TypeError, ValueError) as exc:  # the evidence is still written
+            document["baseline_error"] = (
+                f"baseline {config.option.baseline} could not be compared ({type(exc).__name__}"
+                f": {exc}): it was written by another version of the harness or edited; save "
+                f"it again with --save-baseline")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     document["audit"] = audit(document)
     if document["audit"] and session.exitstatus == 0:
         session.exitstatus = EXIT_AUDIT

@@ -101,8 +101,10 @@ def run_change(change: dict[str, Any], root: Path, baseline: Path, workers: int,
         wall = time.perf_counter() - started
         (out / f"{change['name']}.log").write_text(proc.stdout + proc.stderr)
         results = report / "results.json"
-        comparison = json.loads(results.read_text()).get("baseline", {}) if results.is_file() \
-            else {}
+        comparison = {}
+        if results.is_file():  # kept: the run can be judged again under another rule
+            shutil.copy2(results, out / f"{change['name']}.results.json")
+            comparison = json.loads(results.read_text()).get("baseline", {})
     caught = caught_by(comparison)
     return {"name": change["name"], "what": change["what"], "file": change["file"],
             "replaced": replaced, "claims": change["claims"], "exit": proc.returncode,

@@ -222,8 +222,8 @@ class ClaimRecorder:
     def conclude(self) -> None:
         """Raise ClaimMismatch when the measured verdict is not the expected one. With a
         calibration of this arm's code (``self.calibrated``), a move to or from INCONCLUSIVE
-        within the arm's calibrated rate passes, marked (as an xfail is); an opposite
-        decision or a move the calibration calls rare still fails."""
+        passes, marked (as an xfail is) with its calibrated rate, "rare" when the arm kept its
+        pin in 19 of 20 seeds; an opposite decision still fails (``ensemble.judge_move``)."""
         verdict, reason = self.verdict()
         if verdict != self.expected:
             judged = judge_move(self.expected.value, verdict.value, self.calibrated)

@@ -61,7 +61,9 @@ def summary(tr, document: dict[str, Any], config) -> None:
         flips = [t for t in c.get("tests", []) if t.get("calibrated_flip")]
         mark = "" if c["matches_expected"] else (
             "  (differs; smoke verdicts are not pinned)" if env["budget"] == "smoke"
-            else "  ~ differs within the calibrated rate" if flips and all(
+            else ("  ~ differs: a rare move, not significant alone"
+                  if any(t["calibrated_flip"].get("rare") for t in flips)
+                  else "  ~ differs within the calibrated rate") if flips and all(
                 t.get("calibrated_flip") or t["verdict"] == t.get("expected", c["expected"])
                 for t in c["tests"]) else "  <-- differs")
         tr.write_line(
@@ -87,6 +89,8 @@ def summary(tr, document: dict[str, Any], config) -> None:
         tr.write_line(f"baseline saved: {config.claims_saved_baseline}")
     if getattr(config, "claims_report_path", None):
         tr.write_line(f"report:  {config.claims_report_path}")
+    if "baseline_error" in document:
+        tr.write_line(f"BASELINE ERROR: {document['baseline_error']}")
     if "baseline" in document:
         comparison = document["baseline"]
         for line in baseline.describe(comparison):

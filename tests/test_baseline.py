@@ -179,3 +179,15 @@ def test_a_run_of_some_claim_modules_reports_the_others_as_not_selected(pytester
     whole = pytester.runpytest("--report-dir", "out", "--baseline", "base.json",
                                "--deselect", "test_other.py::test_trend[2.0]")
     assert whole.ret == baseline.EXIT_MISSING  # run as a tree, a claim gone is missing
+
+
+def test_a_baseline_the_compare_cannot_read_keeps_the_evidence_and_says_why(pytester, saved):
+    data = json.loads(saved.read_text())
+    for claim in data["claims"].values():
+        del claim["verdict"]  # hand-edited
+    saved.write_text(json.dumps(data))
+    result = pytester.runpytest("--report-dir", "out", "--baseline", str(saved))
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["BASELINE ERROR: *could not be compared*--save-baseline*"])
+    document = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert document["claims"] and "could not be compared" in document["baseline_error"]

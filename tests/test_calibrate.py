@@ -160,7 +160,7 @@ def _calibration_of(document, verdicts):
                                 pytest_args=[], environment={})
 
 
-def test_an_arm_flipping_within_its_calibrated_rate_passes_marked_a_rare_flip_fails(
+def test_an_arm_flipping_to_or_from_inconclusive_passes_marked_with_its_calibrated_rate(
         pytester, synthetic_suite):
     synthetic_suite(expected="INCONCLUSIVE")  # measures SUPPORTED: a flip from the pin
     strict = pytester.runpytest("--report-dir", "r", "--calibration", "")
@@ -169,11 +169,11 @@ def test_an_arm_flipping_within_its_calibrated_rate_passes_marked_a_rare_flip_fa
     document = json.loads((pytester.path / "r" / "results.json").read_text())
     for name, verdicts, outcome in (
             ("mixed.json", ["INCONCLUSIVE"] * 14 + ["SUPPORTED"] * 6, "passed"),
-            ("stable.json", ["INCONCLUSIVE"] * 20, "failed")):
+            ("stable.json", ["INCONCLUSIVE"] * 20, "passed")):
         calibration.save(pytester.path / name, _calibration_of(document, verdicts))
         result = pytester.runpytest("--report-dir", "r", "--calibration", name)
         result.assert_outcomes(**{outcome: 1})
-        if outcome == "passed":
+        if name == "mixed.json":
             result.stdout.fnmatch_lines([
                 "G99 *SUPPORTED*INCONCLUSIVE*~ differs within the calibrated rate*"])
             html = (pytester.path / "r" / "index.html").read_text()
@@ -181,5 +181,5 @@ def test_an_arm_flipping_within_its_calibrated_rate_passes_marked_a_rare_flip_fa
                 "claims"][0]["tests"][0]
             assert "SUPPORTED in 6 of 20" in test["calibrated_flip"]["kind"]
             assert "~ calibrated flip: within its calibrated rate" in html
-        else:
-            result.stdout.fnmatch_lines(["*calibrated-rare: INCONCLUSIVE in 20 of 20*"])
+        else:  # never seen in 20 seeds: p = 1/21, reported, not a failure alone
+            result.stdout.fnmatch_lines(["G99 *~ differs: a rare move, not significant alone*"])
