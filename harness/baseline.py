@@ -102,7 +102,9 @@ def load(path: Path | str, budget: str | None = None,
     if master_seed is not None and data.get("master_seed") != master_seed:
         raise BaselineError(f"baseline {path} was recorded with --claims-seed "
                             f"{data.get('master_seed')}, this run uses {master_seed}; use the "
-                            f"same master seed or save a new baseline")
+                            f"same master seed, save a new baseline, or judge the finished run "
+                            f"against the calibrated ensembles with `python -m harness.report "
+                            f"compare RESULTS --baseline {path}`")
     return data
 
 

@@ -85,8 +85,21 @@ def test_cli_reports_an_unwritable_output_dir(run, tmp_path, capsys):
 
 def test_baseline_command_writes_a_baseline_from_results(run, tmp_path):
     assert cli.main(["baseline", str(run / "a" / "results.json"), "-o",
-                     str(tmp_path / "b.json")]) == 0
+                     str(tmp_path / "b.json"), "--calibration", ""]) == 0
     assert json.loads((tmp_path / "b.json").read_text())["schema"] == "claims-baseline"
+
+
+def test_compare_command_judges_a_finished_run_and_exits_like_pytest(run, tmp_path, capsys):
+    a, b = str(run / "a" / "results.json"), str(run / "b" / "results.json")
+    cli.main(["baseline", a, "-o", str(tmp_path / "base.json"), "--calibration", ""])
+    assert cli.main(["compare", a, "--baseline", str(tmp_path / "base.json")]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert cli.main(["compare", b, "--baseline", str(tmp_path / "base.json")]) == 7
+    assert "MISSING" in capsys.readouterr().out  # another claim: missing on both sides
+    assert cli.main(["compare", b, "--baseline", str(tmp_path / "base.json"),
+                     "--selected"]) == 7
+    assert cli.main(["compare", a, "--baseline", str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_each_row_shows_estimate_interval_threshold_and_outcome(run):
