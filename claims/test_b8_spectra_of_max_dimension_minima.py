@@ -110,10 +110,12 @@ def test_max_dimension_minima_have_larger_eigenvalues(claim, xor_population, see
     claim.sensitivity_compare(top[flat], top[~flat], alternative="less", min_effect=FLOOR,
                               units="minima",
                               name="log10 largest eigenvalue: max-dim < modal (the other way)")
-    claim.measure("median log10 lambda_max max-dim minus modal",
-                  np.median(top[flat]) - np.median(top[~flat]) if flat.any() else np.nan)
-    claim.measure("median log10 balanced lambda_max max-dim minus modal",
-                  np.median(bal[flat]) - np.median(bal[~flat]) if flat.any() else np.nan)
+    # tracked as differences of mean logs (log geometric-mean ratios): the balanced values
+    # cluster, and a median jumps between clusters (-0.47 in 19 calibration seeds, -0.53 in one)
+    claim.measure("mean log10 lambda_max max-dim minus modal",
+                  top[flat].mean() - top[~flat].mean() if flat.any() else np.nan, unit="log10")
+    claim.measure("mean log10 balanced lambda_max max-dim minus modal",
+                  bal[flat].mean() - bal[~flat].mean() if flat.any() else np.nan, unit="log10")
     med = lambda v: 10 ** np.median(v) if v.size else float("nan")
     claim.note(f"{arm}: {int(flat.sum())} max-dimension vs {int((~flat).sum())} modal minima; "
                f"median lambda_max {med(top[flat]):.3g} vs {med(top[~flat]):.3g}; balanced "
