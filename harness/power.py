@@ -6,8 +6,9 @@
 Each change in the file (``[[change]]``: ``name``, ``what``, ``file``, ``find``, ``replace``,
 ``claims``: the claim modules that use that code) is applied to a temporary copy of the
 working tree, and those claims run there, cold (``-p no:cacheprovider``), against the
-baseline. A change is caught when the run exits 6 (drift); the table names the claims that
-caught it and how (figures moved, verdicts changed). A ``find`` that no longer matches is an
+baseline. A change is caught when the comparison finds drift (exit 6; exit 1 when the change
+also fails a claim's own test, which pytest's exit status reports first); the table names the
+claims that caught it and how (figures moved, verdicts changed). A ``find`` that no longer matches is an
 error naming the change: the perturbation file must follow the code it perturbs.
 """
 from __future__ import annotations
@@ -108,7 +109,8 @@ def run_change(change: dict[str, Any], root: Path, baseline: Path, workers: int,
     caught = caught_by(comparison)
     return {"name": change["name"], "what": change["what"], "file": change["file"],
             "replaced": replaced, "claims": change["claims"], "exit": proc.returncode,
-            "caught": proc.returncode == EXIT_DRIFT, "by": caught, "wall_s": wall}
+            "caught": proc.returncode == EXIT_DRIFT or comparison.get("status") == "drift",
+            "by": caught, "wall_s": wall}
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:

@@ -17,6 +17,14 @@ replace = "y = 1.5 * slope * x[:, None]"
 claims = ["test_synthetic.py"]
 
 [[change]]
+name = "slope-zero"
+what = "the generated slope set to 0"
+file = "test_synthetic.py"
+find = "y = slope * x[:, None]"
+replace = "y = 0 * slope * x[:, None]"
+claims = ["test_synthetic.py"]
+
+[[change]]
 name = "comment"
 what = "a comment added"
 file = "test_synthetic.py"
@@ -42,6 +50,8 @@ def test_a_real_change_is_caught_and_a_harmless_edit_is_not(repo, capsys):
                        "-n", "0"])
     rows = {r["name"]: r for r in json.loads((repo / "pw" / "power.json").read_text())}
     assert rows["slope-x1.5"]["caught"] and rows["slope-x1.5"]["exit"] == 6
+    # a change that also fails the claim's own test: pytest reports exit 1 first
+    assert rows["slope-zero"]["caught"] and rows["slope-zero"]["exit"] == 1
     assert "test_trend[2.0] :: fitted slope" in rows["slope-x1.5"]["by"]["G99"]
     assert not rows["comment"]["caught"] and rows["comment"]["exit"] == 7  # refresh due only
     assert code == 1  # not every change was caught
