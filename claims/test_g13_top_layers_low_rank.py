@@ -65,9 +65,14 @@ def g13_runs(budget, shared_seeds, disk_cache):
                                    dtype=torch.float64)
                 with single_thread():
                     res = train_square_loss_gd(x, y, init, cfg["lr"], lam, cfg["steps"])
-                hidden = res["weights"][:-1]  # the 1 x h output layer is rank 1 by shape
+                # a run whose weights left the finite numbers diverged: recorded as such (its
+                # measures are computed on zeros and never read: it does not interpolate)
+                diverged = ~torch.stack([w.isfinite().flatten(1).all(1)
+                                         for w in res["weights"]]).all(0)
+                hidden = [torch.where(diverged[:, None, None], 0.0, w)
+                          for w in res["weights"][:-1]]  # the 1 x h output layer: rank 1
                 return {
-                    "dims": dims, "lam": lam,
+                    "dims": dims, "lam": lam, "diverged": diverged,
                     "ranks": torch.stack([normalized_rank(w, TAU) for w in hidden], -1),
                     "ranks_sens": torch.stack([normalized_rank(w, TAU_SENS) for w in hidden],
                                               -1),
@@ -87,7 +92,8 @@ def test_top_layers_low_rank(claim, g13_runs, depth):
     res = run(depth)
     ranks, sens, stable = (res[k].numpy() for k in ("ranks", "ranks_sens", "stable"))
     decayed = (res["lam"] > 0).numpy()
-    fits = (res["accuracy"] == 1).numpy()
+    diverged = res["diverged"].numpy()
+    fits = (res["accuracy"] == 1).numpy() & ~diverged
     main, zero = decayed & fits, ~decayed & fits
     n_main, n_zero = int(main.sum()), int(zero.sum())
     hidden = ranks.shape[1]
@@ -97,7 +103,10 @@ def test_top_layers_low_rank(claim, g13_runs, depth):
                      data="digits 0-4 vs 5-9, random training subset",
                      init_decay_exponent=exponent,
                      interpolating_runs={"lambda > 0": n_main, "lambda = 0": n_zero},
-                     train_mse=res["mse"].numpy().round(4).tolist())
+                     diverged_runs={"lambda > 0": int((diverged & decayed).sum()),
+                                    "lambda = 0": int((diverged & ~decayed).sum())},
+                     train_mse=[round(float(v), 4) if np.isfinite(v) else None
+                                for v in res["mse"].numpy()])
     if n_main < max(3, decayed.sum() // 2):
         claim.inconclusive(f"only {n_main} of {int(decayed.sum())} weight-decay runs "
                            "interpolate the training set")
@@ -149,7 +158,8 @@ def test_top_layers_low_rank(claim, g13_runs, depth):
                   meaning="interpolation up to the decay's residual")
     claim.note(f"Depth {depth}: {n_main} of {int(decayed.sum())} decayed runs and {n_zero} of "
                f"{int((~decayed).sum())} lambda = 0 runs reach 100% sign accuracy on the "
-               f"{cfg['n']} training points (the rest are set aside). 2 mu lambda T = "
+               f"{cfg['n']} training points (the rest are set aside; "
+               f"{int(diverged.sum())} diverged). 2 mu lambda T = "
                f"{exponent:.1f}: the initialization has decayed by e^-{exponent:.0f}.")
     claim.note(f"Top hidden layer tau-rank, decayed interpolators: median "
                f"{np.median(top[main]):.0f} (max {top[main].max():.0f}); input layer median "

@@ -197,3 +197,13 @@ def test_convnet_arm_features_are_what_the_classifier_reads():
     assert h.shape == (3, 7, 4 * 12) and (h >= 0).all()
     logits = torch.baddbmm(params[-1].unsqueeze(1), h, params[-2].transpose(1, 2))
     assert torch.allclose(forward(params, x), logits)
+
+
+def test_a_diverged_run_reads_nan_and_leaves_the_others_exact():
+    """A run whose weights overflowed is recorded (NaN), not raised as an SVD failure."""
+    from fixtures.linear_nets import small_singular_values
+    w = torch.randn(3, 10, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    bad = w.clone()
+    bad[1, 2, 3] = float("inf")
+    s = small_singular_values(bad, 2)
+    assert s[1].isnan().all() and torch.equal(s[[0, 2]], small_singular_values(w, 2)[[0, 2]])
