@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from fixtures.batched_mlp import memorization_experiment
+from fixtures.batched_mlp import memorization_blocks
 from harness import Claim, Verdict
+from harness.sequential import Looks
 
 CLAIM = Claim(
     id="O7",
@@ -26,17 +27,18 @@ CLAIM = Claim(
                  "every seed fits both label sets to 100% within the cap, random labels need "
                  "several times the epochs, random-label test accuracy sits at chance and "
                  "true-label test accuracy above 90%; each arm's check fails on the other "
-                 "label set (the controls).",
+                 "label set (the controls). Seeds until decided: a block of 8 seeds, then 16, each look at "
+                 "alpha / 2 (with 7 seeds every row sat at p = 2^-7 = 0.0078, just under 0.01).",
     regime="trained until the training set is fitted (first epoch at 100% train accuracy, "
            "step cap as a safety net); digits, MLP 64-512-10, Adam, raw [0, 1] pixels",
 )
-SETTINGS = {
-    "smoke": {"sizes": [64, 128, 10], "seeds": 3, "lr": 3e-3, "batch_size": 64,
+SETTINGS = {  # seeds come in blocks of `block` (each cached), up to `cap`: seeds until decided
+    "smoke": {"sizes": [64, 128, 10], "block": 3, "cap": 3, "lr": 3e-3, "batch_size": 64,
               "max_epochs": 30},
-    "default": {"sizes": [64, 512, 10], "seeds": 7, "lr": 1e-3, "batch_size": 64,
+    "default": {"sizes": [64, 512, 10], "block": 8, "cap": 16, "lr": 1e-3, "batch_size": 64,
                 "max_epochs": 1500},
-    "paper": {"sizes": [64, 2048, 2048, 10], "seeds": 10, "lr": 1e-3, "batch_size": 64,
-              "max_epochs": 3000},
+    "paper": {"sizes": [64, 2048, 2048, 10], "block": 10, "cap": 20, "lr": 1e-3,
+              "batch_size": 64, "max_epochs": 3000},
 }
 ARMS = ("random-labels", "true-labels")
 CHANCE = 0.1
@@ -44,19 +46,19 @@ CHANCE = 0.1
 
 @pytest.fixture(scope="session")
 def memorization(budget, shared_seeds, device, disk_cache):
+    """(settings, seeds_up_to(units)): the first `units` seeds' results, trained in cached
+    blocks on demand."""
     cfg = budget.select(SETTINGS)
-    seeds = shared_seeds("o7-memorization")
-    return cfg, disk_cache.get_or_compute("o7-memorization", cfg,
-                                          memorization_experiment(cfg, seeds, device))
+    return cfg, memorization_blocks(cfg, shared_seeds, device, disk_cache)
 
 
-def _rows(claim, res, cfg, scale, arm, role):
-    """The arm's assertions for one pixel scaling, recorded with `role` ('expect' or
-    'sensitivity')."""
-    s = cfg["seeds"]
+def _rows(claim, res, cfg, scale, arm, role, alpha):
+    """The arm's assertions for one pixel scaling on the pooled seeds, recorded with `role`
+    ('expect' or 'sensitivity') at level `alpha`."""
     true, rand = res[f"{scale}-true"], res[f"{scale}-random"]
+    s = len(true["fit_epoch"])
     se = np.sqrt(CHANCE * (1 - CHANCE) / res["n_test"])
-    rec = lambda check: getattr(claim, f"{role}_{check}")
+    rec = lambda check: lambda *a, **k: getattr(claim, f"{role}_{check}")(*a, alpha=alpha, **k)
     tag = "" if role == "expect" else f" ({scale} pixels)"
     if arm == "random-labels":
         fitted = int(np.isfinite(rand["fit_epoch"]).sum())
@@ -84,20 +86,29 @@ def _rows(claim, res, cfg, scale, arm, role):
 
 @pytest.mark.parametrize("arm", ARMS)
 def test_random_label_memorization(claim, memorization, arm):
-    cfg, res = memorization
+    cfg, seeds_up_to = memorization
     claim.parameters(**cfg, arm=arm)
+    # seeds until decided: a block, then two; each look at alpha / looks. One block of 8 is
+    # the least that can decide at alpha / 2: an exact one-sided test on n seeds that all
+    # agree reaches p = 2^-n, and 2^-7 = 0.0078 does not clear 0.005
+    looks = Looks.doubling(cfg["block"], cfg["cap"]) if cfg["cap"] > cfg["block"] else \
+        Looks.fixed(cfg["block"])
+    units, alpha = claim.until_decided(
+        looks, lambda units, alpha: _rows(claim, seeds_up_to(units), cfg, "raw", arm,
+                                          "expect", alpha))
+    res = seeds_up_to(units)
+    claim.parameters(seeds=units)
     true, rand = res["raw-true"], res["raw-random"]
     se = np.sqrt(CHANCE * (1 - CHANCE) / res["n_test"])
-    _rows(claim, res, cfg, "raw", arm, "expect")
     if arm == "random-labels":
         claim.control_compare(true["test"], CHANCE + 4 * se, alternative="less",
-                              min_effect=se, units="seeds",
+                              min_effect=se, units="seeds", alpha=alpha,
                               name="true labels test at chance (control: could hold, must not)")
     else:
         claim.control_compare(rand["test"], 0.8, alternative="greater", min_effect=0.1,
-                              units="seeds", name="random labels generalize (control: could "
-                                                  "hold, must not)")
-    _rows(claim, res, cfg, "standardized", arm, "sensitivity")
+                              units="seeds", alpha=alpha,
+                              name="random labels generalize (control: could hold, must not)")
+    _rows(claim, res, cfg, "standardized", arm, "sensitivity", alpha)
     for scale in ("raw", "standardized"):
         for name in ("true", "random"):
             r = res[f"{scale}-{name}"]
@@ -113,8 +124,9 @@ def test_random_label_memorization(claim, memorization, arm):
                f"{fmt(res['standardized-random']['fit_epoch'])} epochs. Each seed trains one "
                f"init on each label set and scaling; {res['n_train']} training images; random "
                f"labels uniform over 10 classes; chance {CHANCE}, binomial SE on "
-               f"{res['n_test']} test images {se:.3f}. A run stops once every model of its "
-               "group has fitted; test accuracy is taken at each model's own fit epoch.")
+               f"{res['n_test']} test images {se:.3f}. Seeds come in blocks of "
+               f"{cfg['block']} (until decided, {units} used); a block stops once every model "
+               "of it has fitted; test accuracy is taken at each model's own fit epoch.")
 
     if arm != ARMS[0]:
         return
