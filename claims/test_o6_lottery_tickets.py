@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from fixtures.lottery import ARMS, experiment
+from fixtures.lottery import ARMS, EVAL_SAMPLES, experiment
 from harness import Claim, Verdict
 
 CLAIM = Claim(
@@ -17,33 +17,49 @@ CLAIM = Claim(
     source="001_2f1459f699633da3.txt (thread title 'Lottery Tickets or Escape Dimensions?' and "
            "'IIRC the original author of the Lottery Ticket Hypothesis now disavows that "
            "idea'; Frankle & Carbin 2019)",
-    expected=Verdict.SUPPORTED,
-    why_expected="Pinned from the default-budget run (figures in the notes): paired over "
-                 "seeds (same data order in every arm), the ticket at ~21% left is no worse "
-                 "than the dense net less a point (it scores a few points above it: at this "
-                 "budget every arm is undertrained, so the sizes reflect training speed as "
-                 "well as the ticket) and beats both its reinitialized copy and a random mask "
-                 "by more than a point; a random mask at the same sparsity does not come "
-                 "within a point of the dense net (the control of matches-dense). The "
-                 "beats-reinit and beats-random-mask arms have no substantive control (see "
-                 "no_substantive_control).",
-    regime="fixed training budget per round (the same epochs for dense, ticket and controls; "
-           "undertrained: short of fitting the training set), MNIST-1D, LeNet-300-100-style "
-           "MLP, 7 rounds of 20% (output layer 10%)",
-    no_substantive_control="for beats-reinit and beats-random-mask: the dense net's original "
-                           "init against a fresh one compares two interchangeable random inits "
-                           "(a placebo, shown as such); the substantive control, a reinit "
-                           "rescaled to the ticket's per-layer norms, needs new training runs",
+    expected=Verdict.INCONCLUSIVE,
+    why_expected="Pinned from the default-budget run with every arm trained until it fits "
+                 "(figures in the notes), accuracy on 20,000 held-out samples: the ticket at "
+                 "~21% left tests as well as the dense net (ticket - dense about +0.3 points) "
+                 "and beats a random mask by more than a point (about +3.7), but its lead over "
+                 "the same mask with a fresh init is about +0.1 point with an interval from "
+                 "about -1 to +1.4: 8 seeds neither show nor exclude a 1-point advantage of "
+                 "the original init (the per-seed differences scatter by about 1.5 points, "
+                 "between inits, not test samples; about 50 seeds would decide it). A reinit "
+                 "rescaled to the ticket's init norms gains nothing over the plain reinit (the "
+                 "init-scale control does not hold). At 8 epochs a round (short of fitting, the "
+                 "former protocol) the same comparison gave +6 (reinit) and +17 (random mask) "
+                 "points: the sparse controls fit more slowly (about 50 epochs against the "
+                 "ticket's 25), so an undertrained comparison measures training speed.",
+    regime="every arm trained until it fits the training set (train accuracy >= 98%, epoch "
+           "cap), accuracy read at each model's fit epoch; MNIST-1D, LeNet-300-100-style MLP, "
+           "Adam, 7 rounds of 20% (output layer 10%)",
+    no_substantive_control="for beats-random-mask: the dense net's original init against a "
+                           "fresh one compares two interchangeable random inits (a placebo, "
+                           "shown as such)",
 )
 SETTINGS = {
     "smoke": {"sizes": [40, 100, 50, 10], "seeds": 3, "rounds": 2, "prune_rate": 0.5,
-              "epochs": 3, "batch_size": 100, "lr": 1.2e-3},
+              "epochs": 3, "max_epochs": 6, "fit": 0.98, "batch_size": 250, "lr": 6e-3},
     "default": {"sizes": [40, 300, 100, 10], "seeds": 8, "rounds": 7, "prune_rate": 0.2,
-                "epochs": 8, "batch_size": 100, "lr": 1.2e-3},
-    "paper": {"sizes": [40, 300, 100, 10], "seeds": 10, "rounds": 15, "prune_rate": 0.2,
-              "epochs": 60, "batch_size": 60, "lr": 1.2e-3},
+                "epochs": 16, "max_epochs": 80, "fit": 0.98, "batch_size": 250, "lr": 6e-3},
+    "paper": {"sizes": [40, 300, 100, 10], "seeds": 48, "rounds": 15, "prune_rate": 0.2,
+              "epochs": 30, "max_epochs": 200, "fit": 0.98, "batch_size": 60, "lr": 1.2e-3,
+              "report_rounds": list(range(1, 15))},
 }
 TESTS = ("matches-dense", "beats-reinit", "beats-random-mask")
+ARM_EXPECTED = {
+    "matches-dense": (Verdict.SUPPORTED, "measured: ticket - dense + 1 point clears half a "
+                                         "point; a random mask at the same sparsity does not"),
+    "beats-random-mask": (Verdict.SUPPORTED, "measured: about +3.7 points, interval above the "
+                                             "1-point floor"),
+}
+PLANTED = 1.5  # positive controls: the primary's seed-to-seed scatter, a shift of 1.5 floors
+
+
+def _planted(diffs, floor):
+    """The paired differences with their median removed and PLANTED x floor added."""
+    return diffs - np.median(diffs) + PLANTED * floor
 
 
 @pytest.fixture(scope="session")
@@ -58,57 +74,90 @@ def imp(budget, shared_seeds, device, disk_cache):
 def test_lottery_tickets(claim, imp, comparison):
     cfg, res = imp
     claim.parameters(**cfg, comparison=comparison)
-    acc, left = 100 * res["acc"], np.array(res["left"])  # acc: (rounds + 1, arm, seed)
-    ticket, reinit, random = acc[:, 0], acc[:, 1], acc[:, 2]
-    last, share = -1, f"{left[-1]:.0%}"
+    if comparison in ARM_EXPECTED:
+        claim.arm_expects(*ARM_EXPECTED[comparison])
+    acc, left = 100 * res["test"], np.array(res["left"])  # acc: (rounds + 1, arm, seed)
+    ticket, reinit, rescaled, random = (acc[-1, ARMS.index(a)] for a in ARMS)
+    dense, dense_fresh = acc[0, 0], acc[0, 1]
+    share = f"{left[-1]:.0%}"
     kw = dict(paired=True, units="seeds")
     if comparison == "matches-dense":
-        claim.expect_compare(ticket[last], ticket[0] - 1.0, alternative="greater",
-                             min_effect=0.5, name=f"ticket at {share} left >= dense - 1 point",
-                             meaning="paired over seeds: (ticket - dense) + 1 point, Wilcoxon; "
-                                     "must clear half a point", **kw)
-        claim.control_compare(random[last], ticket[0] - 1.0, alternative="greater",
-                              min_effect=0.5, name=f"random mask at {share} left >= dense - 1 "
-                                                   "point (could hold, must not)", **kw)
+        floor, primary = 0.5, claim.expect_compare(
+            ticket, dense - 1.0, alternative="greater", min_effect=0.5,
+            name=f"ticket at {share} left >= dense - 1 point",
+            meaning="paired over seeds: (ticket - dense) + 1 point, Wilcoxon; must clear half "
+                    "a point", **kw)
+        diffs = ticket - dense + 1.0
+        claim.control_compare(random, dense - 1.0, alternative="greater", min_effect=0.5,
+                              name=f"random mask at {share} left >= dense - 1 point (could "
+                                   "hold, must not)", **kw)
     elif comparison == "beats-reinit":
-        claim.expect_compare(ticket[last], reinit[last], alternative="greater", min_effect=1.0,
-                             name=f"ticket beats its reinit at {share} left by >= 1 point",
-                             **kw)
+        floor, primary = 1.0, claim.expect_compare(
+            ticket, reinit, alternative="greater", min_effect=1.0,
+            name=f"ticket beats its reinit at {share} left by >= 1 point", **kw)
+        diffs = ticket - reinit
+        claim.control_compare(rescaled, reinit, alternative="greater", min_effect=1.0,
+                              name="a reinit rescaled to the ticket's per-layer init norms "
+                                   "beats the plain reinit by >= 1 point (init scale alone: "
+                                   "could hold, must not)", **kw)
+        claim.sensitivity_compare(ticket, rescaled, alternative="greater", min_effect=1.0,
+                                  name="ticket beats the rescaled reinit by >= 1 point", **kw)
     else:
-        claim.expect_compare(ticket[last], random[last], alternative="greater", min_effect=1.0,
-                             name=f"ticket beats a random mask at {share} left by >= 1 point",
-                             **kw)
+        floor, primary = 1.0, claim.expect_compare(
+            ticket, random, alternative="greater", min_effect=1.0,
+            name=f"ticket beats a random mask at {share} left by >= 1 point", **kw)
+        diffs = ticket - random
+    claim.positive_compare(_planted(diffs, floor), 0.0, alternative="greater",
+                           min_effect=floor, units="seeds", backs=primary, planted=PLANTED,
+                           name=f"the primary's per-seed differences with their median "
+                                f"removed and a {PLANTED:g} x floor shift planted (positive "
+                                "control)")
     if comparison != "matches-dense":
-        claim.placebo_compare(ticket[0], reinit[0], alternative="greater", min_effect=1.0,
+        claim.placebo_compare(dense, dense_fresh, alternative="greater", min_effect=1.0,
                               name="dense net: original init beats a fresh one by >= 1 point "
                                    "(no mask: two interchangeable random inits)", **kw)
-    claim.sensitivity_trend(1 - left, ticket - reinit, direction="increasing", min_effect=0.5,
-                            name="ticket - reinit gap grows with sparsity")
-    for name, arm in zip(ARMS, (ticket, reinit, random)):
-        claim.measure(f"test accuracy at {share} left: {name}", arm[last], unit="%")
-    claim.measure("dense test accuracy", ticket[0], unit="%")
-    diffs = {"ticket - dense": ticket[last] - ticket[0], "ticket - reinit":
-             ticket[last] - reinit[last], "ticket - random": ticket[last] - random[last]}
-    claim.note(f"Medians over {ticket.shape[1]} seeds at {share} left: "
-               + ", ".join(f"{k} {np.median(v):+.1f} points (range {v.min():+.1f} to "
-                           f"{v.max():+.1f})" for k, v in diffs.items())
-               + f"; dense {np.median(ticket[0]):.1f}%. Each round trains {cfg['epochs']} "
-               f"epochs (Adam {cfg['lr']}, batch {cfg['batch_size']}) and reports the final test "
-               "accuracy on MNIST-1D's 1000 test samples, then prunes "
-               f"{cfg['prune_rate']:.0%} of each hidden weight matrix's remaining weights (the "
-               f"output layer {cfg['prune_rate'] / 2:.0%}) by the ticket's trained magnitudes. "
-               "The three arms of a seed share its data order (paired).")
+    _figures(claim, res, cfg, acc, left)
+    if comparison == TESTS[-1]:
+        _plot(claim, acc, left)
 
-    if comparison != TESTS[-1]:
-        return
+
+def _figures(claim, res, cfg, acc, left):
+    share, epochs = f"{left[-1]:.0%}", res["fit_epoch"]
+    for j, name in enumerate(ARMS):
+        claim.measure(f"test accuracy at {share} left: {name}", acc[-1, j], unit="%")
+        claim.measure(f"fit epoch at {share} left: {name}", epochs[-1, j], unit="epochs")
+    claim.measure("dense test accuracy", acc[0, 0], unit="%")
+    never = int(np.isnan(epochs[-1]).sum() + np.isnan(epochs[:, 0]).sum())
+    ticket = acc[-1, 0]
+    diffs = {"ticket - dense": ticket - acc[0, 0]} | {
+        f"ticket - {name}": ticket - acc[-1, j] for j, name in enumerate(ARMS) if j}
+    claim.note(f"Medians over {acc.shape[2]} seeds at {share} left: "
+               + ", ".join(f"{k} {np.median(v):+.2f} points (range {v.min():+.1f} to "
+                           f"{v.max():+.1f})" for k, v in diffs.items())
+               + f"; dense {np.median(acc[0, 0]):.1f}%. Train accuracy at the fit epoch, "
+               "median per arm at the last round: " + ", ".join(
+                   f"{name} {np.median(res['train'][-1, j]):.3f} (epoch "
+                   f"{np.nanmedian(epochs[-1, j]):.0f})" for j, name in enumerate(ARMS))
+               + f"; {never} models never reached {cfg['fit']:.0%} within {cfg['max_epochs']} "
+               f"epochs (read at the cap). Each model trains until its train accuracy reaches "
+               f"{cfg['fit']:.0%} (checked every epoch from epoch {cfg['epochs']}; Adam "
+               f"{cfg['lr']}, batch {cfg['batch_size']}) and its test accuracy is read there, on "
+               f"{EVAL_SAMPLES} held-out MNIST-1D samples (a fresh draw of the generator); then {cfg['prune_rate']:.0%} of each hidden "
+               f"weight matrix's remaining weights (the output layer "
+               f"{cfg['prune_rate'] / 2:.0%}) are pruned by the ticket's trained magnitudes. "
+               "The arms of a seed share its data order (paired).")
+
+
+def _plot(claim, acc, left):
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, arm, mark in zip(ARMS, (ticket, reinit, random), "os^"):
-        ax.errorbar(100 * left, arm.mean(1), yerr=arm.std(1), marker=mark, capsize=3,
-                    label=name)
-    ax.set(xscale="log", xlabel="weights left (%)", ylabel="test accuracy (%)",
-           title="IMP on MNIST-1D: ticket vs reinit vs random mask")
+    for j, (name, mark) in enumerate(zip(ARMS, "osd^")):
+        rows = ~np.isnan(acc[:, j, 0])
+        ax.errorbar(100 * left[rows], acc[rows, j].mean(1), yerr=acc[rows, j].std(1),
+                    marker=mark, capsize=3, label=name, ls="-" if j == 0 else "none")
+    ax.set(xscale="log", xlabel="weights left (%)", ylabel="test accuracy at fit (%)",
+           title="IMP on MNIST-1D, every arm trained to fit")
     ax.invert_xaxis()
     ax.legend(fontsize=8)
-    claim.plot(fig, caption="Test accuracy against the fraction of weights left (mean +- sd "
-                            "over seeds): rewound tickets hold the dense accuracy, the same "
-                            "masks with a fresh init and random masks fall off.")
+    claim.plot(fig, caption="Test accuracy at each model's fit epoch against the fraction of "
+                            "weights left (mean +- sd over seeds); at 100% the reinit point is "
+                            "the dense net from a fresh init.")

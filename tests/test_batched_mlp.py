@@ -1,5 +1,6 @@
 """The stacked-MLP trainer (fixtures.batched_mlp) and IMP pruning (fixtures.lottery): stacked
 models must behave like separately trained ones, pruning must remove exactly its share."""
+import numpy as np
 import pytest
 import torch
 
@@ -51,7 +52,7 @@ def test_imp_prunes_the_output_layer_at_half_rate():
     x = torch.randn(40, 6, generator=gen)
     y = torch.randint(0, 3, (40,), generator=gen)
     cfg = {"sizes": [6, 20, 10, 3], "seeds": 2, "rounds": 2, "prune_rate": 0.2, "epochs": 1,
-           "batch_size": 20, "lr": 1e-3}
+           "max_epochs": 2, "fit": 1.0, "batch_size": 20, "lr": 1e-3}
     res = run_imp(cfg, (x, y, x, y), gen, "cpu")
     sizes = [6 * 20, 20 * 10, 10 * 3]
     kept = [s for s in sizes]
@@ -60,4 +61,21 @@ def test_imp_prunes_the_output_layer_at_half_rate():
         expected.append(sum(kept) / sum(sizes))
         kept = [k - round(r * k) for k, r in zip(kept, (0.2, 0.2, 0.1))]
     assert res["left"] == pytest.approx(expected)
-    assert res["acc"].shape == (3, 3, 2)
+    assert res["test"].shape == (3, 4, 2)
+    trained = ~np.isnan(res["test"][..., 0])  # (round, arm): dense round ticket and fresh
+    assert trained.tolist() == [[True, True, False, False], [True, False, False, False],
+                                [True, True, True, True]]
+
+
+def test_rescaled_reinit_has_the_tickets_masked_norm():
+    """The init-scale control: per model, the fresh init's masked norm becomes the original
+    init's; unmasked entries keep their ratio to each other."""
+    from fixtures.lottery import rescaled
+
+    gen = torch.Generator().manual_seed(1)
+    init, fresh = torch.randn(3, 5, 4, generator=gen), torch.randn(3, 5, 4, generator=gen)
+    mask = (torch.rand(3, 5, 4, generator=gen) > 0.5).double()
+    out = rescaled(fresh, init, mask)
+    norm = lambda w: (w * mask).flatten(1).norm(dim=1)
+    torch.testing.assert_close(norm(out), norm(init))
+    torch.testing.assert_close(out / fresh, (out / fresh)[:, :1, :1].expand_as(out))
