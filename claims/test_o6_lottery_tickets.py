@@ -40,9 +40,11 @@ CLAIM = Claim(
 )
 SETTINGS = {
     "smoke": {"sizes": [40, 100, 50, 10], "seeds": 3, "rounds": 2, "prune_rate": 0.5,
-              "epochs": 3, "max_epochs": 6, "fit": 0.98, "batch_size": 250, "lr": 6e-3},
+              "epochs": 3, "max_epochs": 6, "fit": 0.98, "batch_size": 250, "lr": 6e-3,
+              "report_rounds": []},
     "default": {"sizes": [40, 300, 100, 10], "seeds": 8, "rounds": 7, "prune_rate": 0.2,
-                "epochs": 16, "max_epochs": 80, "fit": 0.98, "batch_size": 250, "lr": 6e-3},
+                "epochs": 16, "max_epochs": 80, "fit": 0.98, "batch_size": 250, "lr": 6e-3,
+                "report_rounds": []},
     "paper": {"sizes": [40, 300, 100, 10], "seeds": 48, "rounds": 15, "prune_rate": 0.2,
               "epochs": 30, "max_epochs": 200, "fit": 0.98, "batch_size": 60, "lr": 1.2e-3,
               "report_rounds": list(range(1, 15))},
