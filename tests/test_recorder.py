@@ -31,6 +31,13 @@ def test_a_positive_control_must_name_its_primary_and_plant_at_1_to_1_5_x_the_fl
     row = rec.positive_compare(np.arange(8.0), 0.0, alternative="greater", min_effect=1.0,
                                backs=primary, planted=1.2)
     assert row.details["backs"] == "shift" and row.details["planted"] == 1.2
+    # a count planted at exactly 1.5 x the floor, as planted_successes gives it (O3 raised
+    # here under 2 of 20 calibration seeds): (0.65 - 0.5) / 0.1 is 1.5000000000000002
+    ratio = (0.65 - 0.5) / 0.1
+    assert ratio > 1.5
+    edge = rec.positive_compare(np.arange(8.0), 0.0, alternative="greater", min_effect=1.0,
+                                backs=primary, planted=ratio)
+    assert edge.details["planted"] == pytest.approx(1.5)
 
 
 def test_a_control_declared_or_measured_constant_is_degenerate():
