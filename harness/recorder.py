@@ -47,14 +47,15 @@ def _pairing(backs: Any, planted: Any, check: Callable[..., Evidence]) -> dict[s
         raise ValueError("a positive control needs backs=<the primary row it backs> (the "
                          "Evidence an expect_* call returned), got " + repr(backs)[:80])
     # the multiple is usually a ratio of counts (harness.evidence.planted_successes): allow
-    # its float rounding (a count at exactly 1.5 x the floor computes as 1.5000000000000002)
+    # its float rounding (a count at exactly 1.5 x the floor computes as 1.5000000000000002;
+    # stored as 1.5, as the verdict's pairing check reads it)
     if planted is None or not 1 - 1e-9 <= float(planted) <= 1.5 + 1e-9:
         raise ValueError(f"a positive control backing {backs.name!r} needs planted=<multiple "
                          f"of that primary's floor>, between 1 and 1.5; got {planted!r}")
     if backs.check != check.__name__:
         raise ValueError(f"the positive control uses {check.__name__}, its primary "
                          f"{backs.name!r} uses {backs.check}: use the same check")
-    return {"backs": backs.name, "planted": float(planted)}
+    return {"backs": backs.name, "planted": min(max(float(planted), 1.0), 1.5)}
 
 
 class ClaimRecorder:
