@@ -3,8 +3,9 @@
 Method: XOR-like tasks (fixtures.xor_tasks): n = 2..8 Gaussian points in the plane with 0/1
 labels, one task per net, all n of a width in one batched computation (masked points); GD then
 Gauss-Newton polish to zero loss; exact rank(J) at every converged minimum.
-Arms: activation x width, widths 1, 4 and 16; width 1 (P = 5) is judged on n <= P only (for
-n > P the width, not the data, caps rank(J), and such data cannot be fitted). Units: the
+Arms: activation x width, widths 1, 4 and 16; width 1 (P = 5) is drawn and judged on n <= P
+only (for n > P the width, not the data, caps rank(J), and such data cannot be fitted), with
+many more tasks per n (it is cheap, and its ReLU share sits near the bar). Units: the
 converged minima whose rank(J) is unambiguous (the same for relu'(0) = 0 and 1: at a kink
 rank(J) depends on the convention). Primaries: rank(J) <= n (exact), rank(J) = n in >= 90%
 (exact binomial), and a Spearman trend of rank(J) on n (floor 0.9, and a raw rise of at least
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from fixtures.xor import n_params
 from fixtures.xor_tasks import fit, random_tasks
 from harness import Claim, Verdict
 
@@ -29,23 +31,33 @@ CLAIM = Claim(
               "n), not with the width of the network.",
     source="003_c025dbd4f5c74a9f.txt (post, 'Rashomon Set': 'the number of parameters the "
            "network is using to store the data'; with B1's exact count)",
-    expected=Verdict.INCONCLUSIVE,
+    expected=Verdict.REFUTED,
     why_expected="Measured: on the rank-unambiguous minima rank(J) = n in (nearly) every run "
                  "and tracks n for tanh at widths 1, 4 and 16 (width 1 fits only the smallest "
-                 "n) and for ReLU at widths 4 and 16 (the earlier ReLU shortfall came from "
-                 "minima on a kink); ReLU at width 1 fits too few minima to decide the 90% "
-                 "floor and the Spearman floor (arm reason). Figures in the notes.",
+                 "n) and for ReLU at widths 4 and 16, but not for ReLU at width 1: there "
+                 "rank(J) = n in clearly under 90% of thousands of minima and the Spearman "
+                 "trend falls short of its floor (both FAIL, the tanh width-1 arm's own "
+                 "measurement at the same count holds as the paired positive control). The "
+                 "mechanism is algebra, not noise: points on the single unit's inactive side "
+                 "all have the same Jacobian row (only the output bias reaches them), so a "
+                 "minimum with m >= 2 such points has rank(J) = n - m + 1; at n = 4 and 5 the "
+                 "narrow net's minima have such points (per-n ranks in the notes). The "
+                 "catalogue expected SUPPORTED 'for every width'; it fails for the narrowest "
+                 "ReLU net.",
     regime="zero-loss minima (polished loss < 1e-26), rank-unambiguous; width 1 on n <= P",
     no_substantive_control="rank(J) <= n is algebra and rank(J) = n is what a generic J of a "
                            "fitted net gives: no run of this experiment lacks the mechanism "
                            "and could still show the trend; permuting n is a placebo",
 )
-SETTINGS = {"smoke": {"n_values": [2, 4, 6, 8], "per_n": 20, "widths": [1, 4, 16],
-                      "steps": 2000},
-            "default": {"n_values": [2, 3, 4, 5, 6, 7, 8], "per_n": 50, "widths": [1, 4, 16],
-                        "steps": 4000},
-            "paper": {"n_values": list(range(2, 17)), "per_n": 500, "widths": [1, 4, 16, 64],
-                      "steps": 20000}}
+# narrow_per_n: tasks per n for a width whose P is below the largest n (width 1, P = 5),
+# drawn only at n <= P: its rank-unambiguous ReLU minima have rank(J) = n in about 88%, near
+# the 90% bar, so deciding that share takes thousands of minima (width 1 is cheap)
+SETTINGS = {"smoke": {"n_values": [2, 4, 6, 8], "per_n": 20, "narrow_per_n": 200,
+                      "widths": [1, 4, 16], "steps": 2000},
+            "default": {"n_values": [2, 3, 4, 5, 6, 7, 8], "per_n": 50, "narrow_per_n": 8000,
+                        "widths": [1, 4, 16], "steps": 4000},
+            "paper": {"n_values": list(range(2, 17)), "per_n": 500, "narrow_per_n": 20000,
+                      "widths": [1, 4, 16, 64], "steps": 20000}}
 ARMS = [(a, h) for a in ("tanh", "relu") for h in SETTINGS["default"]["widths"]]
 P0, FLOOR = 0.5, 0.4  # rank(J) = n in >= 90% of the minima
 RHO_FLOOR = 0.9
@@ -60,7 +72,10 @@ def b10_fits(budget, shared_seeds, device, disk_cache):
         out = {}
         for i, (act, h) in enumerate(ARMS):
             gen = shared_seeds("b10").torch(replicate=i)
-            x, y, mask, n = random_tasks(cfg["n_values"], cfg["per_n"], gen)
+            narrow = n_params(h, 2) < max(cfg["n_values"])
+            x, y, mask, n = random_tasks(
+                [k for k in cfg["n_values"] if k <= n_params(h, 2)] if narrow
+                else cfg["n_values"], cfg["narrow_per_n" if narrow else "per_n"], gen)
             out[(act, h)] = (n.numpy(), fit(x, y, mask, h, act, gen, cfg["steps"],
                                             device=device))
         return out
@@ -103,12 +118,11 @@ def test_rashomon_codimension_tracks_data(claim, b10_fits, seeds, act, h):
     cfg, fits = b10_fits
     claim.parameters(**cfg, activation=act, width=h)
     if (act, h) == ("relu", 1):
-        claim.arm_expects(Verdict.INCONCLUSIVE, "measured: few width-1 ReLU runs fit n <= 5 "
-                          "points off a kink (notes); their share at rank(J) = n sits at the "
-                          "90% floor (about 0.87 pooled over five master seeds) and their "
-                          "Spearman near its floor: decided by a hair (two of five master "
-                          "seeds support it), so it is pinned INCONCLUSIVE; more units would "
-                          "not decide a share this close to the floor")
+        claim.arm_expects(Verdict.REFUTED, "measured on thousands of width-1 ReLU minima "
+                          "(n <= P = 5): rank(J) = n in under 90% and the Spearman trend "
+                          "under its floor, both excluded at their floors (points on the "
+                          "unit's inactive side share one Jacobian row), while the tanh "
+                          "width-1 arm's measurement at the same count holds (notes)")
     else:
         claim.arm_expects(Verdict.SUPPORTED, "measured: rank(J) = n in (nearly) every "
                           "rank-unambiguous minimum, tracking n (notes)")
@@ -135,6 +149,10 @@ def test_rashomon_codimension_tracks_data(claim, b10_fits, seeds, act, h):
     if act == "relu":
         _tanh_positive_controls(claim, fits, h, len(rank), at_n, tracks, rng)
     ns = sorted(set(n.tolist()))
+    claim.note(f"{act} h={h}: rank(J) of the rank-unambiguous minima per n: "
+               + "; ".join(f"n={k}: " + ", ".join(f"rank {v} x{int((rank[nn == k] == v).sum())}"
+                                                   for v in sorted(set(rank[nn == k].tolist())))
+                           for k in ns if (nn == k).any()) + ".")
     claim.note(f"{act} h={h} (P = {r['P']}): converged per n "
                + ", ".join(f"n={k}: {int(c[n == k].sum())}/{int((n == k).sum())}" for k in ns)
                + f"; rank(J) = n in {int((rank == nn).sum())} of the {len(rank)} "
