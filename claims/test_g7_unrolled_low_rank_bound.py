@@ -42,21 +42,24 @@ CLAIM = Claim(
                  "(a); in each regime (B = 1 or 2, 2 mu lambda = 0.035 or 0.05, digits 0 vs 1, "
                  "width 192) the bound is below the hidden layer's eps-rank at init and every "
                  "live run's eps-rank is below the bound, while the lambda -> 0 runs' eps-rank "
-                 "stays above it (b).",
+                 "stays above it (b). Some runs, most at B = 1 and 2 mu lambda = 0.05, decay "
+                 "to a dead network: they are counted (share of runs live), not tested, and "
+                 "12 seeds per regime leave at least 3 live runs in each.",
     regime="SGD with large mu lambda (2 mu lambda = 0.035 to 0.05, T = 400 steps, so "
            "2 mu lambda T = 14 to 20 >> ln(2 / eps) = 3), norms at equilibrium over the "
            "theorem's window; bias-free ReLU MLP 64-192-192-2, float64",
 )
 SETTINGS = {
     "smoke": {"width": 192, "seeds": 1, "steps": 150, "control_seeds": 1},
-    "default": {"width": 192, "seeds": 4, "steps": 400, "control_seeds": 3},
-    "paper": {"width": 512, "seeds": 10, "steps": 3000, "control_seeds": 5},
+    "default": {"width": 192, "seeds": 12, "steps": 400, "control_seeds": 3},
+    "paper": {"width": 512, "seeds": 16, "steps": 3000, "control_seeds": 5},
 }
 REGIMES = [(1, 0.035), (1, 0.05), (2, 0.05)]  # (B, 2 mu lambda): bound 86, 60, 120 < 148
 LR, EPS = 0.2, 0.1  # decay = 2 mu lambda, so lambda = decay / (2 mu)
 CONTROL = {"lr": 0.05, "decay": 1e-5, "batch": 1}  # lambda -> 0 (smaller mu: it stays stable)
 SMALL_WINDOW = 3  # steps whose gradient sum is checked against rank <= 3 B exactly
 IDENTITY_TOL = 1e-10  # relative; round-off measured ~1e-15 over hundreds of float64 steps
+MIN_LIVE = 3  # live runs a regime needs for its bound to be tested
 HIDDEN = 1  # index of the square hidden layer (W_2); W_1 (h x 64) and W_3 (2 x h) see below
 
 
@@ -181,9 +184,12 @@ def test_eps_rank_bound(claim, g7_runs, regime):
                      two_mu_lambda_T=d * cfg["steps"], ln_2_over_eps=math.log(2 / EPS),
                      runs=int(sel.sum()), live_runs=int(live.sum()), control=CONTROL,
                      train_accuracy=r["accuracy"][sel].numpy().round(3).tolist())
-    if live.sum() < max(2, (sel.sum() + 1) // 2):
+    # the bound speaks of networks that train: the runs whose weights decay away (about half
+    # at B = 1, 2 mu lambda = 0.05) are counted, not tested; enough live runs must remain
+    claim.measure("share of runs live", live[sel].double(), unit="fraction")
+    if live.sum() < MIN_LIVE:
         claim.inconclusive(f"only {int(live.sum())} of {int(sel.sum())} runs kept a non-zero, "
-                           "learning network")
+                           f"learning network (at least {MIN_LIVE} are needed)")
     claim.expect_exact(bound, upper=int(init_h.min()) - 1, n=len(init_h), units="inits",
                        statistic="bound B k",
                        name="(b) the bound is below the hidden layer's eps-rank at "
