@@ -43,7 +43,7 @@ CLAIM = Claim(
                  "width 192) the bound is below the hidden layer's eps-rank at init and every "
                  "live run's eps-rank is below the bound, while the lambda -> 0 runs' eps-rank "
                  "stays above it (b). Some runs, most at B = 1 and 2 mu lambda = 0.05, decay "
-                 "to a dead network: they are counted (share of runs live), not tested, and "
+                 "to a dead network: they are counted (in the notes), not tested, and "
                  "12 seeds per regime leave at least 3 live runs in each.",
     regime="SGD with large mu lambda (2 mu lambda = 0.035 to 0.05, T = 400 steps, so "
            "2 mu lambda T = 14 to 20 >> ln(2 / eps) = 3), norms at equilibrium over the "
@@ -185,8 +185,9 @@ def test_eps_rank_bound(claim, g7_runs, regime):
                      runs=int(sel.sum()), live_runs=int(live.sum()), control=CONTROL,
                      train_accuracy=r["accuracy"][sel].numpy().round(3).tolist())
     # the bound speaks of networks that train: the runs whose weights decay away (about half
-    # at B = 1, 2 mu lambda = 0.05) are counted, not tested; enough live runs must remain
-    claim.measure("share of runs live", live[sel].double(), unit="fraction")
+    # at B = 1, 2 mu lambda = 0.05) are counted (parameters, notes), not tested; enough live
+    # runs must remain. Not a tracked figure: a share of 12 runs near 1 is too coarse for
+    # a drift test (7 of 12 under one calibration seed, 10-12 under the rest).
     if live.sum() < MIN_LIVE:
         claim.inconclusive(f"only {int(live.sum())} of {int(sel.sum())} runs kept a non-zero, "
                            f"learning network (at least {MIN_LIVE} are needed)")
