@@ -54,7 +54,7 @@ CLAIM = Claim(
 # the 90% bar, so deciding that share takes thousands of minima (width 1 is cheap)
 SETTINGS = {"smoke": {"n_values": [2, 4, 6, 8], "per_n": 20, "narrow_per_n": 200,
                       "widths": [1, 4, 16], "steps": 2000},
-            "default": {"n_values": [2, 3, 4, 5, 6, 7, 8], "per_n": 50, "narrow_per_n": 8000,
+            "default": {"n_values": [2, 3, 4, 5, 6, 7, 8], "per_n": 50, "narrow_per_n": 4000,
                         "widths": [1, 4, 16], "steps": 4000},
             "paper": {"n_values": list(range(2, 17)), "per_n": 500, "narrow_per_n": 20000,
                       "widths": [1, 4, 16, 64], "steps": 20000}}
