@@ -34,10 +34,11 @@ CLAIM = Claim(
     expected=Verdict.REFUTED,
     why_expected="Measured: on the rank-unambiguous minima rank(J) = n in (nearly) every run "
                  "and tracks n for tanh at widths 1, 4 and 16 (width 1 fits only the smallest "
-                 "n) and for ReLU at widths 4 and 16, but not for ReLU at width 1: there "
-                 "rank(J) = n in clearly under 90% of thousands of minima and the Spearman "
-                 "trend falls short of its floor (both FAIL, the tanh width-1 arm's own "
-                 "measurement at the same count holds as the paired positive control). The "
+                 "n) and for ReLU at widths 4 and 16, but not for ReLU at width 1: over "
+                 "thousands of minima its Spearman trend of rank(J) on n is excluded at its "
+                 "floor (FAILS; the tanh width-1 arm's own measurement at the same count holds "
+                 "as the paired positive control), and its share at rank(J) = n sits under "
+                 "90% (excluded at alpha, or just undecided at alpha / m). The "
                  "mechanism is algebra, not noise: points on the single unit's inactive side "
                  "all have the same Jacobian row (only the output bias reaches them), so a "
                  "minimum with m >= 2 such points has rank(J) = n - m + 1; at n = 4 and 5 the "
@@ -119,9 +120,9 @@ def test_rashomon_codimension_tracks_data(claim, b10_fits, seeds, act, h):
     claim.parameters(**cfg, activation=act, width=h)
     if (act, h) == ("relu", 1):
         claim.arm_expects(Verdict.REFUTED, "measured on thousands of width-1 ReLU minima "
-                          "(n <= P = 5): rank(J) = n in under 90% and the Spearman trend "
-                          "under its floor, both excluded at their floors (points on the "
-                          "unit's inactive side share one Jacobian row), while the tanh "
+                          "(n <= P = 5): the Spearman trend of rank(J) on n is excluded at "
+                          "its floor and the share at rank(J) = n sits under 90% (points on "
+                          "the unit's inactive side share one Jacobian row), while the tanh "
                           "width-1 arm's measurement at the same count holds (notes)")
     else:
         claim.arm_expects(Verdict.SUPPORTED, "measured: rank(J) = n in (nearly) every "
