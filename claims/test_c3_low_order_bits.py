@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from fixtures.flat_minima import TOP_MANTISSA
+from fixtures.bit_references import TOP_MANTISSA
 from fixtures.quantize import fewest_passing
 from harness import Claim, Verdict
 
