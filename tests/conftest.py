@@ -22,6 +22,20 @@ def no_claims_environment(monkeypatch):
                  n != "CLAIMS_REQUIRE_BROWSER"]:
         monkeypatch.delenv(name)
 
+@pytest.fixture(autouse=True)
+def checkout_on_pythonpath(monkeypatch):
+    """Subprocesses these tests start (an xdist run, a calibration seed) import the harness
+    from this checkout even where it is not pip-installed (on the GPU machine of the README's
+    first GPU run, not pip-installed, the one test that starts pytest in a subprocess
+    failed)."""
+    import os
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
+
+
 SYNTHETIC_CLAIM = '''
 import numpy as np
 import pytest
