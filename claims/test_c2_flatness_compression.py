@@ -194,6 +194,9 @@ def test_flatness_vs_bits(claim, minima, seeds, measure):
 
     r_trace, rel_trace = within_repeatability(np.log2(m["trace_halves"][use]), cells)
     r_bits, rel_bits = within_repeatability(m["bits_halves"][PRIMARY_TOL][use], cells)
+    finite = np.isfinite(m["radius_halves"][use]).all(-1)
+    r_radius, rel_radius = within_repeatability(np.log2(m["radius_halves"][use][finite]),
+                                                cells[finite])
     claim.measure("within-recipe beta (jackknife pseudo-values)", pseudo,
                   unit="bits / doubling")
     claim.measure("per-recipe beta (each recipe alone)", betas, unit="bits / doubling")
@@ -214,10 +217,11 @@ def test_flatness_vs_bits(claim, minima, seeds, measure):
                f"beta {matched_beta:.3f} against its 0.5.")
     sd_within = np.std(sharp - np.array([sharp[cells == c].mean() for c in cells]))
     claim.note(f"Repeatability within recipes (two independent halves: {cfg['probes'] // 2} "
-               f"probes, {cfg['dithers'] // 2} dithers each): log2 trace r = {r_trace:.2f} "
-               f"(reliability of the full estimate {rel_trace:.2f}), bits r = {r_bits:.2f} "
-               f"({rel_bits:.2f}). Within-recipe SD of log2 {label} {sd_within:.3f} against "
-               f"{np.std(sharp):.3f} over all minima: noise in the trace attenuates a "
+               f"probes, {cfg['radius_dirs'] // 2} directions, {cfg['dithers'] // 2} dithers "
+               f"each): log2 trace r = {r_trace:.2f} (reliability of the full estimate "
+               f"{rel_trace:.2f}), log2 radius r = {r_radius:.2f} ({rel_radius:.2f}), bits "
+               f"r = {r_bits:.2f} ({rel_bits:.2f}). Within-recipe SD of log2 {label} {sd_within:.3f} against "
+               f"{np.std(sharp):.3f} over all minima: noise in the measure attenuates a "
                "within-recipe beta toward 0 by about its reliability.")
     claim.note("Bits: subtractive dithered per-tensor quantization (step max|w_t| / k, "
                "log2(2k + 1) bits), expected loss rise over the dithers with the first-order "
