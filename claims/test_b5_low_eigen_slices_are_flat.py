@@ -11,8 +11,9 @@ They are the flattest directions that are not in the Rashomon set, so if slices 
 being low in the spectrum rather than for lying in the Rashomon set, this control would hold
 as well; it is free to (an ill-conditioned minimum has non-null directions far flatter than
 average). The top eigenvector is shown as the catalogue's control, declared DEGENERATE (the
-steepest direction by construction). A ReLU minimum is kink-free for a probe of radius r when no pre-activation can cross zero within r
-(fixtures.xor.kink_free_radius); that subset is a sensitivity row.
+steepest direction by construction). A ReLU minimum is kink-free for a probe of radius r
+when no pre-activation can cross zero within r (fixtures.xor.kink_free_radius); that subset
+is a sensitivity row.
 """
 import matplotlib.pyplot as plt
 import numpy as np

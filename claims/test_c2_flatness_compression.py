@@ -220,7 +220,8 @@ def test_flatness_vs_bits(claim, minima, seeds, measure):
                f"probes, {cfg['radius_dirs'] // 2} directions, {cfg['dithers'] // 2} dithers "
                f"each): log2 trace r = {r_trace:.2f} (reliability of the full estimate "
                f"{rel_trace:.2f}), log2 radius r = {r_radius:.2f} ({rel_radius:.2f}), bits "
-               f"r = {r_bits:.2f} ({rel_bits:.2f}). Within-recipe SD of log2 {label} {sd_within:.3f} against "
+               f"r = {r_bits:.2f} ({rel_bits:.2f}). Within-recipe SD of log2 {label} "
+               f"{sd_within:.3f} against "
                f"{np.std(sharp):.3f} over all minima: noise in the measure attenuates a "
                "within-recipe beta toward 0 by about its reliability.")
     claim.note("Bits: subtractive dithered per-tensor quantization (step max|w_t| / k, "
