@@ -101,3 +101,37 @@ def test_canonical_scaling_is_the_same_for_rescaled_neurons():
     canon = flat * model.canonical_factors(flat)
     canon_copy = copy * model.canonical_factors(copy)
     torch.testing.assert_close(canon, canon_copy, rtol=1e-4, atol=1e-6)
+
+
+def test_split_hutchinson_halves_average_to_the_estimate_and_match_dense():
+    from fixtures.flat_minima import split_hutchinson
+
+    loss_fn, flat, dense = _tiny_problem(torch.tanh)
+    exact = dense.diagonal(dim1=-2, dim2=-1).sum(-1)
+    est = split_hutchinson(loss_fn, flat, probes=400, gen=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(est["halves"].mean(-1), est["trace"])
+    torch.testing.assert_close(est["diag"].sum(-1), est["trace"])
+    assert torch.all((est["trace"] - exact).abs() <= 4 * est["stderr"] + 1e-12)
+    assert not torch.equal(est["halves"][:, 0], est["halves"][:, 1])  # independent probes
+
+
+def test_doubling_radius_of_an_isotropic_quadratic_is_exact():
+    """loss = base + c |theta - theta*|^2 / 2 on every direction: the loss doubles at
+    r = sqrt(2 base / c), from every half of the directions alike."""
+    import numpy as np
+
+    from fixtures import flat_minima
+
+    class Quadratic:
+        def logits(self, flat, x):  # cross-entropy of logits (0, a) on label 0
+            a = torch.log(torch.expm1(0.1 + 0.5 * (flat ** 2).sum(-1)))
+            zeros = torch.zeros_like(a)
+            return torch.stack([zeros, a], -1)[:, None, :].expand(-1, x.shape[0], -1)
+
+    x, y = torch.zeros(3, 1), torch.zeros(3, dtype=torch.long)
+    flat = torch.zeros(2, 5, dtype=torch.float64)
+    # loss = log(1 + e^a) = 0.1 + |theta|^2 / 2: doubles at |theta| = sqrt(0.2)
+    radius = flat_minima.doubling_radius(Quadratic(), flat, x, y, 6,
+                                         torch.Generator().manual_seed(0))
+    assert np.allclose(radius["all"], np.sqrt(0.2), rtol=0.02)  # log-interpolated on RADII
+    assert np.allclose(radius["halves"], radius["all"][:, None], rtol=1e-6)
