@@ -38,8 +38,9 @@ CLAIM = Claim(
                  "The negative control is the catalogue's uniform posterior on the support of "
                  "P_B (over all 2^|T| consistent functions it is 0 by construction): it puts "
                  "well under the 0.6 share within a decade, so P_B's shape, not its support, "
-                 "carries the agreement. The SGD Pearson estimates sit close to the floor "
-                 "(SUPPORTED under 5 of 5 calibration seeds).",
+                 "carries the agreement. The SGD Pearson estimates sit close to the floor, "
+                 "so the sgd-bce-b2 arm is INCONCLUSIVE under a few calibration seeds (the "
+                 "report shows the counts).",
     combine="all",
 )
 
@@ -54,16 +55,15 @@ OPTIMIZERS = {  # arm id -> (label, settings); the first is the primary arm of t
                    dict(optimizer="sgd", loss="bce", lr=0.1, batch=2, max_steps=2000)),
 }
 SGD_ARMS = ("sgd-mse-b2", "sgd-bce-b2")  # what the claim speaks of; the others compare
-ARM_EXPECTED = {  # measured at the default budget
-    "sgd-mse-b2": (Verdict.SUPPORTED, "Pearson ~0.73 over ~90 functions (interval above 0 "
-                   "and its estimate above 0.7), ~75% of the mass within a decade of P_B"),
-    "gd-mse": (Verdict.INCONCLUSIVE, "comparison arm: full batch moves furthest: Pearson "
-               "~0.59 over ~70 functions, an interval that holds 0.7; ~150 functions would "
-               "decide it"),
-    "adam-mse-b2": (Verdict.SUPPORTED, "comparison arm: Pearson ~0.78 over ~95 functions, ~80% "
-                    "of the mass within a decade of P_B"),
-    "sgd-bce-b2": (Verdict.SUPPORTED, "Pearson ~0.72 over ~90 functions, ~84% of the mass "
-                   "within a decade of P_B"),
+_HOLDS = ("measured: the Pearson of the log-frequencies clears 0.7 and most of the runs' "
+          "mass lies within a decade of P_B (figures in the notes)")
+ARM_EXPECTED = {  # measured at the default budget; the figures are formatted in the notes
+    "sgd-mse-b2": (Verdict.SUPPORTED, _HOLDS),
+    "gd-mse": (Verdict.INCONCLUSIVE, "comparison arm: full batch moves furthest from P_B; its "
+               "Pearson sits below 0.7 with an interval that reaches 0.7, and a doubled prior "
+               "sample and doubled runs did not decide it (README, unstable arms)"),
+    "adam-mse-b2": (Verdict.SUPPORTED, "comparison arm; " + _HOLDS),
+    "sgd-bce-b2": (Verdict.SUPPORTED, _HOLDS),
 }
 SETTINGS = {
     "smoke": dict(n_bits=5, m_train=8, prior_networks=1_000_000, runs=3_000, slots=1024,
@@ -192,8 +192,8 @@ def test_sgd_bayesian_sampler(claim, boolean_task, prior, shared_seeds, disk_cac
                f"{max(mc // 2, 1)} in each half of the prior sample (same expected count), "
                f"and is what the prior sample's own noise allows. {label}: Pearson {r:.2f}, "
                f"{comp['share_within_decade']:.1%} of the mass within a decade of P_B, mean "
-               f"|log10 ratio| {comp['mean_abs_log10_ratio']:.2f} decades; a flat posterior on the "
-               f"{len(p_b)} functions the prior reached puts {near_flat / total:.1%} of it "
+               f"|log10 ratio| {comp['mean_abs_log10_ratio']:.2f} decades; a flat posterior "
+               f"on the {len(p_b)} functions the prior reached puts {near_flat / total:.1%} of it "
                f"within a decade (the uniform one over all 2^{n_test} consistent functions: "
                f"0 by construction).")
 
