@@ -1,9 +1,12 @@
 """The batched low-rank trainer against plain PyTorch: same init, same data order, same
 steps; and the paper's decay convention against torch.optim.SGD(weight_decay=2 lambda)."""
+import math
+
 import numpy as np
+import pytest
 import torch
 
-from fixtures.lowrank import hidden_rank, rank_from_singular_values
+from fixtures.lowrank import CROSSED_SETTINGS, hidden_rank, rank_from_singular_values
 from fixtures.lowrank_train import (
     epoch_batches,
     init_mlp,
@@ -142,3 +145,19 @@ def test_run_configs_shares_init_per_seed_and_order_per_cell():
         assert torch.equal(sv0[0], sv0[2]) and not torch.equal(sv0[0], sv0[1])
     assert torch.equal(shared["sv"][0][-1][0], shared["sv"][0][-1][2])
     assert not torch.equal(per_cell["sv"][0][-1][0], per_cell["sv"][0][-1][2])
+
+
+@pytest.mark.parametrize("budget", ["default", "paper"])
+def test_crossed_run_is_converged_and_crossed(budget):
+    """Every lambda > 0 cell passes 2 ln(1/tau) (the regime G1/G2's converged arms speak of),
+    G1's mu = 0.1 column holds lambda = 0 and three lambdas > 0, G2's lambda = 2e-3 row three
+    mus, and at least two products are matched by cells with different mu."""
+    cfg = CROSSED_SETTINGS[budget]
+    cells = [tuple(c) for c in cfg["cells"]]
+    assert all(2 * mu * lam * cfg["steps"] >= 2 * math.log(1e3) for lam, mu in cells if lam)
+    assert sorted(lam for lam, mu in cells if mu == 0.1)[:2] == [0.0, 1e-3]
+    assert len({lam for lam, mu in cells if mu == 0.1}) >= 4
+    assert len({mu for lam, mu in cells if lam == 2e-3}) >= 3
+    products = [round(lam * mu, 12) for lam, mu in cells if lam]
+    assert sum(products.count(p) >= 2 for p in set(products)) >= 2
+    assert cfg["n_seeds"] >= 9  # G1's ratio: a Wilcoxon that can exclude its floor at alpha/4
