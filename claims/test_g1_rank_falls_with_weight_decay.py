@@ -12,6 +12,7 @@ from fixtures.lowrank import (
     flagged_as_nan,
     grid,
     hidden_rank,
+    layer_rank,
     rank_from_singular_values,
     select,
 )
@@ -137,6 +138,11 @@ def test_rank_falls_with_weight_decay(claim, regime, lowrank_sweep, lowrank_cros
             name=f"largest lambda keeps <= 60% of the lambda = 0 rank ({regime}, lambda = "
                  f"{lambdas[-1]:g}, 2 mu lambda T = {max(pos):.0f})",
             meaning="per-seed rank ratio, one-sample Wilcoxon against 1")
+        square = cell(np.mean([layer_rank(res, i) for i in (1, 2)], 0))
+        claim.sensitivity_compare(square[-1] / square[0], 1.0, alternative="less",
+                                  min_effect=0.4, units="seeds",
+                                  name="the same over the two square hidden matrices only (the "
+                                       "first, 64 x 40, is capped at 40 and dilutes the fall)")
         claim.positive_compare(ratio - np.nanmedian(ratio) + 1 - PLANTED * 0.4, 1.0,
                                alternative="less", min_effect=0.4, units="seeds", backs=kept,
                                planted=PLANTED,
