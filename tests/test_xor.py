@@ -125,3 +125,21 @@ def test_population_entry_alone_equals_the_full_population():
     alone = run_entry(cfg, "relu-3", seeds)
     torch.testing.assert_close(full["relu-3"]["theta"], alone["theta"], rtol=0, atol=0)
     assert torch.equal(full["relu-3"]["rank_j"], alone["rank_j"])
+
+
+def test_points_at_levels_are_first_reads_below_each_level():
+    """B4's loss-level points: every saved run's loss is below its level, the lower levels are
+    reached later (never with a larger loss), and runs that never get there stay NaN."""
+    from fixtures.xor_loss_levels import points_at_levels
+
+    x, y = xor_data()
+    saved = points_at_levels(40, 3, "tanh", 3000, torch.Generator().manual_seed(0))
+    losses = {level: mse(theta, x, y, 3, "tanh") for level, theta in saved.items()}
+    for level, loss in losses.items():
+        reached = ~torch.isnan(saved[level][:, 0])
+        assert reached.any()
+        assert bool((loss[reached] < level).all())
+        assert bool(torch.isnan(loss[~reached]).all())
+    high, low = losses[1e-4], losses[1e-6]
+    both = ~torch.isnan(low)
+    assert bool((low[both] <= high[both]).all())
