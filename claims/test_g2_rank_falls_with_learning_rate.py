@@ -8,6 +8,7 @@ import pytest
 
 from fixtures.lowrank import draw_lines, flag_summary, flagged_as_nan, grid, hidden_rank, select
 from harness import Claim, Verdict
+from harness.sequential import Looks, blocks_for, take
 
 LN = math.log(1e3)  # ln(1/tau), tau = 1e-3
 RAW = {"raw_floor": 1.0, "raw_floor_rel": 0.1}  # a rank trend must also move one unit and 10%
@@ -35,9 +36,10 @@ CLAIM = Claim(
                  "(sensitivity row; the share of the rank's variation that mu * lambda "
                  "explains is in the figures). The bound is vacuous here (notes). After the "
                  "paper's fixed 40 epochs the rank "
-                 "falls with mu by about half in every seed at both thresholds (SUPPORTED; "
-                 "lambda = 0 does not fall) but only because a larger mu has decayed more of "
-                 "the initialization: only mu = 0.2 is past ln(1/tau) there.",
+                 "falls with mu by about half at both thresholds, both primaries there, "
+                 "decided with seeds added in blocks of 3 beyond the sweep's 3 (SUPPORTED; "
+                 "lambda = 0 does not fall), but only because a larger mu has decayed more "
+                 "of the initialization: only mu = 0.2 is past ln(1/tau) there.",
     regime="two arms: 'paper-epochs' = 40 epochs at B = 40, lambda = 5e-3, where 2 mu lambda T "
            "= 2, 4, 8 for mu = 0.05, 0.1, 0.2 (only the largest mu past ln(1/tau) = 6.9: "
            "the effect there is how much of the init has decayed); 'converged' = the crossed "
@@ -47,25 +49,35 @@ CLAIM = Claim(
 ARMS = ["paper-epochs", "converged"]
 
 
-def _lines(sweep, crossed, regime):
-    """(mus, run, (mu, seed) ranks of a per-config value at lambda > 0, the same at 0, where)."""
+def _lines(sweep, crossed, regime, more):
+    """(mus, run, line, lambda, where): line(values_of, zero=False, units=None) gives the
+    (mu, seed) array of a per-run value values_of(run) at lambda (or at 0, paper arm only);
+    in the paper arm ``units`` seeds, the sweep's first and then blocks of new seeds."""
     if regime == "paper-epochs":
         central = sweep["config"]["central"]
         res = sweep["epochs"][central["batch_size"]]
         lam = central["lam"]
         mus = np.array(res["mus"])
-        i, i0 = res["lambdas"].index(lam), res["lambdas"].index(0.0)
 
-        def line(values, zero=False):
-            return grid(res, flagged_as_nan(res, values))[i0 if zero else i]
+        def one(run, values_of, zero):
+            row = run["lambdas"].index(0.0 if zero else lam)
+            return grid(run, flagged_as_nan(run, values_of(run)))[row]
+
+        def line(values_of, zero=False, units=None):
+            parts = [one(res, values_of, zero)]
+            extra = (units or res["n_seeds"]) - res["n_seeds"]
+            if extra > 0:
+                parts += [one(block["epochs"][central["batch_size"]], values_of, zero)
+                          for block in more(blocks_for(extra, more.settings["block"]))]
+            return take(np.concatenate(parts, axis=1), units or res["n_seeds"])
         where = f"B = {central['batch_size']}, lambda = {lam:g}, " \
                 f"{sweep['config']['epochs']} epochs"
         return mus, res, line, lam, where
     res, lam = crossed["run"], CONVERGED_LAM
     mus = np.array(sorted({c[1] for c in crossed["config"]["cells"] if c[0] == lam}))
 
-    def line(values):
-        values = flagged_as_nan(res, values)
+    def line(values_of, zero=False, units=None):
+        values = flagged_as_nan(res, values_of(res))
         return np.array([values[select(res, lam=lam, mu=mu)] for mu in mus])
     where = f"B = {res['batch_size']}, lambda = {lam:g}, {int(res['steps'][-1])} steps, " \
             f"{crossed['config']['n_train']} samples"
@@ -84,61 +96,82 @@ def planted_fall(ranks, primary):
 
 @pytest.mark.parametrize("regime", ARMS)
 def test_rank_falls_with_learning_rate(claim, regime, lowrank_crossed_run, lowrank_sweep,
-                                       seeds):
+                                       mu_line_seed_blocks, seeds):
     # the crossed run first: G1 asks for the sweep first, so two xdist workers compute the
     # two shared experiments side by side instead of one waiting for both
-    mus, res, line, lam, where = _lines(lowrank_sweep, lowrank_crossed_run, regime)
+    mus, res, line, lam, where = _lines(lowrank_sweep, lowrank_crossed_run, regime,
+                                        mu_line_seed_blocks)
     steps = int(res["steps"][-1])
     horizon = {f"{mu:g}": 2 * mu * lam * steps for mu in mus}
     span = f"2 mu lambda T = {min(horizon.values()):.1f}..{max(horizon.values()):.1f} vs " \
            f"ln(1/tau) = {LN:.1f}"
     claim.parameters(regime=regime, cell=where, mus=list(mus), steps=steps,
-                     seeds=res["n_seeds"], horizon_2_mu_lambda_T=horizon,
-                     flags=flag_summary(res))
+                     horizon_2_mu_lambda_T=horizon, flags=flag_summary(res))
+    name = f"rank falls with mu, {regime} ({where}; {span})"
+    meaning = ("mean per-seed Spearman over mus, Page's test with seeds as blocks; the mean "
+               "per-seed fall from the smallest to the largest mu must also clear one rank "
+               "unit and 10% of the smallest mu's rank")
+    tau2 = lambda run: hidden_rank(run, tau=1e-2)
     if regime == "paper-epochs":
         claim.arm_expects(Verdict.SUPPORTED, "Measured: after 40 epochs at B = 40, lambda = "
-                          "5e-3 the rank falls with mu in every seed by far more than the raw "
-                          "floor, at tau = 1e-3 and 1e-2 (only mu = 0.2 is past ln(1/tau): the "
-                          "transient the converged arm removes); the lambda = 0 line does not "
-                          "fall (the substantive control).")
-    ranks = line(hidden_rank(res))
-    primary = claim.expect_trend(
-        mus, ranks, direction="decreasing", min_effect=0.5, **RAW,
-        name=f"rank falls with mu, {regime} ({where}; {span})",
-        meaning="mean per-seed Spearman over mus, Page's test with seeds as blocks (tau = "
-                "1e-3); the mean per-seed fall from the smallest to the largest mu must also "
-                "clear one rank unit and 10% of the smallest mu's rank")
+                          "5e-3 the rank falls with mu by more than the raw floor at tau = "
+                          "1e-3 and at 1e-2, decided with seeds added in blocks (only mu = 0.2 "
+                          "is past ln(1/tau): the transient the converged arm removes); the "
+                          "lambda = 0 line does not fall (the substantive control).")
+        # both thresholds are primaries here, seeds until both are decided: on the sweep's 3
+        # seeds the tau = 1e-2 fall was decided by the master seed and the machine
+        cap, first = mu_line_seed_blocks.settings["cap"], 2 * res["n_seeds"]
+        looks = Looks.doubling(first, cap) if cap > first else Looks.fixed(res["n_seeds"])
+
+        def look(units, alpha):
+            claim.expect_trend(mus, line(hidden_rank, units=units), direction="decreasing",
+                               min_effect=0.5, **RAW, alpha=alpha, name=name + ", tau = 1e-3",
+                               meaning=meaning)
+            claim.expect_trend(mus, line(tau2, units=units), direction="decreasing",
+                               min_effect=0.5, **RAW, alpha=alpha, name=name + ", tau = 1e-2",
+                               meaning=meaning)
+
+        units, alpha = claim.until_decided(looks, look)
+        primary, other = claim.evidence[-2], claim.evidence[-1]
+    else:
+        units, alpha = None, 0.01
+        primary = claim.expect_trend(mus, line(hidden_rank), direction="decreasing",
+                                     min_effect=0.5, **RAW, name=name + " (tau = 1e-3)",
+                                     meaning=meaning)
+        other = claim.sensitivity_trend(mus, line(tau2), direction="decreasing",
+                                        min_effect=0.5, **RAW, name="tau = 1e-2")
+        if (primary.outcome == "HOLDS") != (other.outcome == "HOLDS"):  # the fall of the
+            # floor's size seen at one threshold only: the answer would be the threshold's
+            claim.inconclusive(f"the rank thresholds disagree: tau = 1e-3 {primary.outcome}, "
+                               f"tau = 1e-2 {other.outcome}")
+    ranks = line(hidden_rank, units=units)
+    claim.parameters(seeds=ranks.shape[1])
     if regime == "paper-epochs":
-        zero = line(hidden_rank(res), zero=True)
+        zero = line(hidden_rank, zero=True, units=units)
         claim.control_trend(mus, zero, direction="decreasing", min_effect=0.5, **RAW,
+                            alpha=alpha,
                             name="the same trend at lambda = 0 (control: no decay, no mu "
                                  "effect predicted; could hold, must not)")
     else:  # lambda = 0 at mu = 0.2 collapses on 1,000 samples: the early runs instead
         early = int(np.flatnonzero(2 * mus.max() * lam * res["steps"].numpy() <= EARLY)[-1])
         t_early = int(res["steps"][early])
-        claim.control_trend(mus, line(hidden_rank(res, checkpoint=early)),
+        claim.control_trend(mus, line(lambda run: hidden_rank(run, checkpoint=early)),
                             direction="decreasing", min_effect=0.5, **RAW,
                             name=f"the same runs at step {t_early} (control: 2 mu lambda t "
                                  f"<= {2 * mus.max() * lam * t_early:.1f}, the init not yet "
                                  "decayed; could hold, must not)")
     claim.placebo_trend(mus, seeds.numpy(0).permuted(ranks, axis=0), direction="decreasing",
-                        min_effect=0.5, **RAW, name="mu labels permuted within each seed "
-                                                    "(placebo)")
+                        min_effect=0.5, **RAW, alpha=alpha,
+                        name="mu labels permuted within each seed (placebo)")
     claim.positive_trend(mus, planted_fall(ranks, primary), direction="decreasing",
-                         min_effect=0.5, **RAW, backs=primary, planted=PLANTED,
+                         min_effect=0.5, **RAW, backs=primary, planted=PLANTED, alpha=alpha,
                          name=f"the primary's seed-to-seed scatter with the mu effect removed "
                               f"and a linear fall of {PLANTED:g} x its raw floor planted "
                               "(positive control)")
-    other = claim.sensitivity_trend(mus, line(hidden_rank(res, tau=1e-2)),
-                                    direction="decreasing", min_effect=0.5, **RAW,
-                                    name="tau = 1e-2")
-    if (primary.outcome == "HOLDS") != (other.outcome == "HOLDS"):  # the fall of the floor's
-        # size seen at one threshold only: the answer would be the threshold's
-        claim.inconclusive(f"the rank thresholds disagree: tau = 1e-3 {primary.outcome}, "
-                           f"tau = 1e-2 {other.outcome}")
-    stable = claim.sensitivity_trend(mus, line(hidden_rank(res, stable=True)),
+    stable = claim.sensitivity_trend(mus, line(lambda run: hidden_rank(run, stable=True),
+                                               units=units),
                                      direction="decreasing", min_effect=0.5, **RAW,
-                                     name="stable rank")
+                                     alpha=alpha, name="stable rank")
     claim.note(f"{regime}: mean per-seed fall from mu = {mus[0]:g} to {mus[-1]:g} against the "
                "raw floor: " + "; ".join(
                    f"{what} {row.details['raw_change']['estimate']:+.2f} (floor "
@@ -161,7 +194,7 @@ def test_rank_falls_with_learning_rate(claim, regime, lowrank_crossed_run, lowra
                                         name=f"B = {bs}, lambda = {other_lam:g} (2 mu lambda "
                                              f"T = {min(h):.1f}..{max(h):.1f})")
     else:
-        acc = line(res["train_acc"][-1].numpy())
+        acc = line(lambda run: run["train_acc"][-1].numpy())
         claim.note("Train accuracy (median of seeds) per mu in the converged arm: "
                    + ", ".join(f"{mu:g}: {np.nanmedian(a):.2f}" for mu, a in zip(mus, acc))
                    + ". The bound B ceil(log(2/eps) / (2 mu lambda)) is at least "
@@ -170,7 +203,8 @@ def test_rank_falls_with_learning_rate(claim, regime, lowrank_crossed_run, lowra
                    "predicts no rank below the width, so the arm tests the claim's words, "
                    "not the theorem's numbers; the matched-product rows test its form.")
         matched_product(claim, res)
-    r2, sr = line(hidden_rank(res, tau=1e-2)), line(hidden_rank(res, stable=True))
+    r2 = line(tau2, units=units)
+    sr = line(lambda run: hidden_rank(run, stable=True), units=units)
     claim.note(f"{regime}: the same per mu at tau = 1e-2: " + ", ".join(
         f"{mu:g}: {np.nanmedian(r):.1f}" for mu, r in zip(mus, r2)) + "; stable rank: "
         + ", ".join(f"{mu:g}: {np.nanmedian(r):.2f}" for mu, r in zip(mus, sr)) + ". The "
