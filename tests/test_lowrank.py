@@ -161,3 +161,19 @@ def test_crossed_run_is_converged_and_crossed(budget):
     products = [round(lam * mu, 12) for lam, mu in cells if lam]
     assert sum(products.count(p) >= 2 for p in set(products)) >= 2
     assert cfg["n_seeds"] >= 9  # G1's ratio: a Wilcoxon that can exclude its floor at alpha/4
+
+
+def test_mu_line_block_has_the_sweep_line_layout():
+    """G2 concatenates a block's (mu, seed) line after the sweep's: same grid order (lambda,
+    mu, seed), lambda = 0 and the central lambda, every mu, ``block`` seeds."""
+    from fixtures.lowrank import grid
+    from fixtures.mu_line_blocks import train_block
+    from harness.seeds import Seeds
+
+    cfg = {"sizes": [40, 8, 8, 8, 10], "mus": [0.05, 0.1], "epochs": 1, "eval_every": 1,
+           "central": {"batch_size": 400, "lam": 1e-2}, "block": 2}
+    out = train_block(cfg, Seeds(0, "mu-line-test"), "cpu")
+    res = out["epochs"][400]
+    assert res["lambdas"] == [0.0, 1e-2] and res["mus"] == [0.05, 0.1]
+    assert out["n_seeds"] == 2 and grid(res, hidden_rank(res)).shape == (2, 2, 2)
+    assert np.allclose(res["lam"].numpy(), np.repeat([0.0, 1e-2], 4))
