@@ -4,6 +4,8 @@
                                 [--out DIR] [pytest args, e.g. claims/ -n 2 -k g1]
     python -m harness.calibrate merge A/calibration.json B/calibration.json -o DIR
     python -m harness.calibrate check DIR/calibration.json   # leave-one-out false alarms
+    python -m harness.calibrate restamp DIR/calibration.json --from REV claims/test_x.py
+                                # carry it over a change that moves no float (restamp.py)
 
 Each seed is one ordinary pytest run (a subprocess: same plugin, options, cache and results
 file) with ``--claims-seed`` set to the seed's master seed and ``--report-dir`` to
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0
+    if argv[:1] == ["restamp"]:
+        return _restamp_main(argv[1:])
     parser = _parser()
     args, pytest_args = parser.parse_known_args(argv)
     if args.seeds < 1:
@@ -254,6 +258,47 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary_lines(doc)))
     print(f"calibration: {args.out / 'calibration.json'}\nreport:      "
           f"{args.out / 'index.html'}")
+    return 0
+
+
+def _restamp_main(argv: list[str]) -> int:
+    from . import restamp
+
+    parser = argparse.ArgumentParser(prog="python -m harness.calibrate restamp",
+                                     description=restamp.__doc__.split("\n")[0],
+                                     allow_abbrev=False,
+                                     epilog="Arguments it does not know go to pytest: name "
+                                            "the claims to carry over.")
+    parser.add_argument("file", type=Path, help="the calibration.json to carry over")
+    parser.add_argument("--from", dest="rev", required=True,
+                        help="the git revision the calibration's runs of these claims ran")
+    parser.add_argument("--seed-index", type=int, default=0, metavar="I",
+                        help="the calibration seed both codes run under (default 0)")
+    parser.add_argument("--work", type=Path, default=Path("reports/restamp"),
+                        help="where the two runs and the old worktree go")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help="output directory (default: the calibration's own)")
+    args, pytest_args = parser.parse_known_args(argv)
+    if not pytest_args:
+        parser.error("name the claims to carry over (test files or -k), e.g. "
+                     "claims/test_g3_rank_rises_with_batch_size.py")
+    try:
+        doc = calibration.load(args.file)
+        runs = {r["index"]: r for r in doc["runs"]}
+        if args.seed_index not in runs:
+            parser.error(f"--seed-index {args.seed_index}: the calibration has seeds "
+                         f"{sorted(runs)}")
+        old, new = restamp.run_both(args.rev, args.work.resolve(),
+                                    runs[args.seed_index]["master_seed"], args.seed_index,
+                                    doc["budget"], pytest_args, run_seed,
+                                    lambda line: print(line, flush=True))
+        out, lines = restamp.restamp(doc, old, new, rev=args.rev)
+    except (calibration.CalibrationError, restamp.RestampError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    for path in write_outputs(out, args.out or args.file.parent):
+        print(path)
     return 0
 
 

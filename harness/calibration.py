@@ -198,10 +198,15 @@ def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
                 merged["claims"][cid] = claim
                 where[run["index"], cid] = path
     runs = list(by_index.values())
-    return document(runs, calibration_seed=first["calibration_seed"], budget=first["budget"],
-                    k=max(d.get("k", 0) for d in documents),
-                    pytest_args=first.get("pytest_args", []),
-                    environment=first.get("environment"))
+    doc = document(runs, calibration_seed=first["calibration_seed"], budget=first["budget"],
+                   k=max(d.get("k", 0) for d in documents),
+                   pytest_args=first.get("pytest_args", []),
+                   environment=first.get("environment"))
+    # a claim's restamps (harness.restamp) hold while its runs still carry the new hash
+    restamps = [r for d in documents for r in d.get("restamps", [])
+                if all(run["claims"].get(r["claim"], {}).get("code_hash", r["to"]) == r["to"]
+                       for run in runs)]
+    return {**doc, "restamps": restamps} if restamps else doc
 
 
 def save(path: Path | str, doc: dict[str, Any]) -> Path:
