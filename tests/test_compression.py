@@ -57,3 +57,30 @@ def test_pruning_masks_remove_half():
     assert torch.all(kept_min > dropped_max)
     rnd = random_masks(layers, torch.Generator().manual_seed(2))[0]
     assert torch.all(rnd.flatten(1).sum(1) == 40)
+
+
+def test_seed_blocks_join_the_run_at_the_arms_lambdas_with_new_seed_numbers():
+    """A block of G11's seeds-until-decided joins the run as more seeds of the same lambdas:
+    the run's 1.6e-2 models are left out, seeds are renumbered past the run's, and every
+    per-model field (the pruning's zero shares per matrix too) keeps its model aligned."""
+    from fixtures.compression import COMPRESSION_SETTINGS, regime, run_compression
+    from fixtures.compression_blocks import BLOCK_LAMBDAS, looks, with_blocks
+    from harness.seeds import Seeds
+
+    cfg = {**COMPRESSION_SETTINGS["smoke"], "steps": 20, "eval_every": 10, "n_seeds": 2}
+    main = run_compression(cfg, Seeds(1, "run"), "cpu")
+    block = run_compression({**cfg, "lambdas": list(BLOCK_LAMBDAS)},
+                            Seeds(1, "block"), "cpu")
+    both = with_blocks(main, [block])
+    assert sorted(set(np.round(both["lam"], 6))) == sorted(BLOCK_LAMBDAS)
+    assert len(both["lam"]) == 2 * 2 * len(BLOCK_LAMBDAS)
+    assert list(both["seed"][both["lam"] == 8e-3]) == [0, 1, 2, 3]
+    at = np.flatnonzero(np.isclose(main["lam"], 8e-3))
+    assert np.array_equal(both["train_acc"][np.isclose(both["lam"], 8e-3)][:2],
+                          main["train_acc"][at])
+    assert both["pruning"]["zero_share"].shape[1] == len(both["lam"])
+    assert np.array_equal(both["pruning"]["zero_share"][:, :len(at)],
+                          main["pruning"]["zero_share"][:, :len(at)])
+    assert regime(both, 8e-3)["models"] == 4
+    assert looks({"n_seeds": 18, "block": 9, "cap": 36}).units == (18, 27, 36)
+    assert looks({"n_seeds": 3, "block": 3, "cap": 3}).units == (3,)
