@@ -109,7 +109,7 @@ def restamp(doc: dict[str, Any], old_run: dict[str, Any], new_run: dict[str, Any
 
 
 def worktree(rev: str, where: Path) -> Path:
-    """A detached checkout of ``rev`` at ``where`` (kept for inspection; git worktree)."""
+    """A detached checkout of ``rev`` at ``where`` (git worktree; removed after the runs)."""
     if where.exists():
         raise RestampError(f"{where} exists: pass another --work directory or remove it")
     done = subprocess.run(["git", "worktree", "add", "--detach", str(where), rev],
@@ -124,15 +124,22 @@ def run_both(rev: str, work: Path, master_seed: int, index: int, budget: str,
              progress: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The old code (a worktree of ``rev``) and this code under one master seed, side by
     side, each cold (its own pytest cache) and under the same options; their run records."""
-    old_tree = worktree(rev, work / "old")
+    old_tree = worktree(rev, work / "old-tree")
 
     def one(label: str, cwd: Path) -> dict[str, Any]:
-        args = [*pytest_args, "-o", f"cache_dir={(work / (label + '-cache')).resolve()}"]
+        # the rootdir pinned to the tree: pytest would otherwise take the common ancestor of
+        # the tree and the results folder, and the node ids (and so the seeds) would move
+        args = [*pytest_args, "--rootdir", str(cwd),
+                "-o", f"cache_dir={(work / (label + '-cache')).resolve()}"]
         document = run_seed(index, master_seed, work / label, budget, args,
                             lambda line: progress(f"[{label}] {line.strip()}"), cwd)
         return calibration.run_record(index, master_seed, document)
 
     progress(f"old code ({rev}) and this tree, master seed {master_seed}, side by side")
-    with ThreadPoolExecutor(2) as pool:
-        old, new = pool.map(one, ("old", "new"), (old_tree, Path.cwd()))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            old, new = pool.map(one, ("old", "new"), (old_tree, Path.cwd()))
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)],
+                       capture_output=True)
     return old, new

@@ -77,6 +77,7 @@ def test_the_command_restamps_a_comment_and_refuses_a_changed_slope(
     doc = json.loads((cal / "calibration.json").read_text())
     assert doc["restamps"][0]["claim"] == "G99" and doc["restamps"][0]["revision"] == "HEAD"
     assert doc["restamps"][0]["from"] != doc["restamps"][0]["to"]
+    assert not (tmp_path / "w1" / "old-tree").exists()  # the worktree is removed
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "comment")
     claim.write_text(claim.read_text().replace("y = slope * x", "y = 1.01 * slope * x"))
     assert calibrate.main(["restamp", str(cal / "calibration.json"), "--from", "HEAD",
