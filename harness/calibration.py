@@ -202,11 +202,27 @@ def merge(documents: list[dict[str, Any]], paths: list[str]) -> dict[str, Any]:
                    k=max(d.get("k", 0) for d in documents),
                    pytest_args=first.get("pytest_args", []),
                    environment=first.get("environment"))
-    # a claim's restamps (harness.restamp) hold while its runs still carry the new hash
-    restamps = [r for d in documents for r in d.get("restamps", [])
-                if all(run["claims"].get(r["claim"], {}).get("code_hash", r["to"]) == r["to"]
-                       for run in runs)]
+    restamps = restamp_chains([r for d in documents for r in d.get("restamps", [])], runs)
     return {**doc, "restamps": restamps} if restamps else doc
+
+
+def restamp_chains(restamps: list[dict[str, Any]], runs: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """The restamps (harness.restamp) that still prove something: per claim, the chain of
+    links from the code its runs carry now back to the code they ran; a claim recalibrated
+    since drops its chain."""
+    kept = []
+    for cid in dict.fromkeys(r["claim"] for r in restamps):
+        hashes = {run["claims"][cid].get("code_hash") for run in runs if cid in run["claims"]}
+        code = hashes.pop() if len(hashes) == 1 else None
+        while code is not None:
+            link = next((r for r in reversed(restamps) if r["claim"] == cid and
+                         r["to"] == code and r not in kept), None)
+            if link is None:
+                break
+            kept.append(link)
+            code = link["from"]
+    return [r for r in restamps if r in kept]
 
 
 def save(path: Path | str, doc: dict[str, Any]) -> Path:

@@ -38,6 +38,11 @@ def test_identical_records_carry_every_seed_over_with_the_proof_kept():
     assert "bit-identical" in lines[0]
     merged = calibration.merge([out], ["x"])  # a merge keeps the proof while it holds
     assert merged["restamps"] == out["restamps"]
+    again, _ = restamp.restamp(out, _record("new"), _record("newer"), rev="def")
+    chain = calibration.merge([again], ["x"])["restamps"]  # both links: newer <- new <- old
+    assert [(r["from"], r["to"]) for r in chain] == [("old", "new"), ("new", "newer")]
+    recalibrated = calibration.merge([again, _doc("other")], ["x", "y"])
+    assert "restamps" not in recalibrated  # the claim's runs were replaced: nothing to prove
 
 
 @pytest.mark.parametrize("new, words", [
@@ -78,6 +83,7 @@ def test_the_command_restamps_a_comment_and_refuses_a_changed_slope(
     assert doc["restamps"][0]["claim"] == "G99" and doc["restamps"][0]["revision"] == "HEAD"
     assert doc["restamps"][0]["from"] != doc["restamps"][0]["to"]
     assert not (tmp_path / "w1" / "old-tree").exists()  # the worktree is removed
+    assert "Restamped" in (cal / "index.html").read_text()  # the page shows the proof
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "comment")
     claim.write_text(claim.read_text().replace("y = slope * x", "y = 1.01 * slope * x"))
     assert calibrate.main(["restamp", str(cal / "calibration.json"), "--from", "HEAD",
