@@ -9,18 +9,19 @@ import pytest
 from harness import calibrate, calibration, restamp
 
 
-def _record(code_hash, figure=1.5, verdict="SUPPORTED", seed=7):
+def _record(code_hash, figure=1.5, verdict="SUPPORTED", seed=7, high=float("nan")):
     claim = {"verdict": verdict, "expected": "SUPPORTED", "title": "t", "code_hash": code_hash,
              "arms": {"a": {"verdict": verdict, "expected": "SUPPORTED",
                             "code_hash": code_hash}},
-             "primaries": {"a :: p": {"estimate": 0.8, "low": 0.5, "high": float("nan"),
+             "primaries": {"a :: p": {"estimate": 0.8, "low": 0.5, "high": high,
                                       "outcome": "HOLDS"}},
              "figures": {"t[a] :: slope": figure, "t[a] :: empty": None}}
     return {"index": 0, "master_seed": seed, "suite_runtime_s": 1.0, "claims": {"G99": claim}}
 
 
-def _doc(code_hash, seeds=3):
-    runs = [{**_record(code_hash, seed=s), "index": i} for i, s in enumerate(range(7, 7 + seeds))]
+def _doc(code_hash, seeds=3, high=float("nan")):
+    runs = [{**_record(code_hash, seed=s, high=high), "index": i}
+            for i, s in enumerate(range(7, 7 + seeds))]
     return calibration.document(runs, calibration_seed=1, budget="default", k=seeds,
                                 pytest_args=[], environment={})
 
@@ -88,3 +89,19 @@ def test_the_command_restamps_a_comment_and_refuses_a_changed_slope(
     claim.write_text(claim.read_text().replace("y = slope * x", "y = 1.01 * slope * x"))
     assert calibrate.main(["restamp", str(cal / "calibration.json"), "--from", "HEAD",
                            "--work", "w2", "test_synthetic.py"]) == 2
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["restamp", "CAL", "--from", "HEAD"], "name the claims to carry over"),
+    (["restamp", "CAL", "--from", "HEAD", "--seed-index", "7", "t.py"], "has seeds [0, 1, 2]"),
+    (["restamp", "missing.json", "--from", "HEAD", "t.py"], "no such file"),
+])
+def test_bad_restamp_arguments_name_the_problem(tmp_path, capsys, argv, words):
+    calibration.save(tmp_path / "cal.json", _doc("old", high=0.9))  # JSON: no NaN
+    argv = [str(tmp_path / "cal.json") if a == "CAL" else
+            str(tmp_path / a) if a.endswith(".json") else a for a in argv]
+    try:
+        code = calibrate.main(argv)
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code
+    assert code == 2 and words in capsys.readouterr().err
