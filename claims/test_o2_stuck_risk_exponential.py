@@ -1,10 +1,10 @@
 """O2 (measure): does the risk of ending stuck fall exponentially with the parameter count?
 
 One arm on its own sweep (``teacher_student_within_k``): teacher sizes k in {14, 16}, where
-spurious minima are common at n = k, and every width from n = k up by one unit, with hundreds
-of inits per cell, so that each k's fall has several cells to give it a shape. (O1's grid
-cannot: for k <= 12 each curve has one nonzero cell, n = k, then none, and any steep enough
-curve of any shape fits that.)
+spurious minima are common at n = k, and every width from n = k up by one unit, with over a
+hundred inits per cell (the paper budget: 512), so that each k's fall has several cells to
+give it a shape. (O1's grid cannot: for k <= 12 each curve has one nonzero cell, n = k,
+then none, and any steep enough curve of any shape fits that.)
 
 Model family (binomial likelihood over the cells (k, n) of teacher sizes with stuck runs):
 stuck share p = (p_k^lam + lam * b_k * x)_+^(1/lam), x = extra parameters (n - k) k, one p_k
