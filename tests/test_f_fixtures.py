@@ -107,6 +107,16 @@ def test_sparsity_measures_on_a_known_feature_matrix():
     assert float(s["active"]) == pytest.approx(3 / 9)
     assert float(s["alive"]) == pytest.approx(2 / 3)
     assert float(s["rank"]) == 2
+    assert float(s["distinct"]) == pytest.approx(3 / 9)  # no two units share a value
+
+
+def test_distinct_features_count_collapsed_units_once():
+    """Two units that collapsed onto one feature (equal activations, up to 1e-3 of the
+    largest) are one distinct feature; active units are counted twice."""
+    h = torch.tensor([[[1.0, 1.0, 0.0], [2.0, 2.0 + 1e-4, 5.0]]])
+    s = large_step.sparsity(h)
+    assert float(s["active"]) == pytest.approx(5 / 6)
+    assert float(s["distinct"]) == pytest.approx((1 + 2) / 2 / 3)
 
 
 # -- F3: depth and effective rank ------------------------------------------------------
