@@ -44,8 +44,9 @@ CLAIM = Claim(
                  "n = k + 2, and every shape steeper than about lam = 0.3-0.5 fits those three "
                  "cells exactly, so no number of inits at these k can place lam above 0.5 "
                  "(the notes give that limit per k from the run). The planted positive "
-                 "control (per-k curves of shape 0.25) is seen, so the test has power where "
-                 "the data have shape.",
+                 "control (per-k curves of shape 0.25) is not always seen at these cells and "
+                 "inits (its row gives the outcome): even a planted shape is hard to place "
+                 "from three cells per k, so the shape question has little power here.",
     regime="converged exact population GD (Safran & Shamir's teacher-student, loss threshold "
            "1e-3, step cap twice O1's grid); parameter count varied by widening the student "
            "one unit at a time at fixed teacher size k in {14, 16}, where spurious minima are "
