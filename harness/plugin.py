@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from . import baseline, calibration, environment, results, terminal
+from . import baseline, calibration, environment, results, schedule, terminal
 from .audit import EXIT_AUDIT, audit
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
@@ -33,6 +33,8 @@ OPTIONS = {  # option -> (environment variable, default)
     "save_baseline": ("CLAIMS_SAVE_BASELINE", None),
     "baseline_k": ("CLAIMS_BASELINE_K", str(baseline.DEFAULT_K)),
     "calibration": ("CLAIMS_CALIBRATION", None),
+    "module_costs": ("CLAIMS_MODULE_COSTS", None),
+    "save_module_costs": ("CLAIMS_SAVE_MODULE_COSTS", None),
 }
 
 
@@ -72,6 +74,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "on its current code move to or from INCONCLUSIVE within its "
                          "calibrated rate (marked, not failed), and store the ensemble in a "
                          "saved baseline (env CLAIMS_CALIBRATION)")
+    group.addoption("--module-costs", default=env["module_costs"], metavar="PATH",
+                    help="seconds per test file, to hand the longest files out first under "
+                         f"-n N --dist loadfile (default {schedule.DEFAULT_COSTS} when it "
+                         "exists, '' for xdist's own order; env CLAIMS_MODULE_COSTS)")
+    group.addoption("--save-module-costs", default=env["save_module_costs"], metavar="PATH",
+                    help="write this run's seconds per test file into PATH, keeping the files "
+                         "it did not run (env CLAIMS_SAVE_MODULE_COSTS)")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -110,6 +119,15 @@ def pytest_configure(config: pytest.Config) -> None:
             config.claims_calibration = calibration.load(opt.calibration)
         except calibration.CalibrationError as exc:
             raise pytest.UsageError(str(exc)) from None
+    config.claims_module_costs = None
+    if opt.module_costs is None:
+        default = Path(config.rootpath) / schedule.DEFAULT_COSTS
+        opt.module_costs = str(default) if default.is_file() else ""
+    if opt.module_costs and not _is_worker(config):
+        try:
+            config.claims_module_costs = schedule.load(opt.module_costs)
+        except schedule.CostsError as exc:
+            raise pytest.UsageError(str(exc)) from None
     worker = config.workerinput.get("workerid") if _is_worker(config) else None
     try:
         config.claims_device = resolve_device(opt.device, worker)
@@ -121,6 +139,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(), "claims-collector")
     config.claims_started = time.perf_counter()
     config.addinivalue_line("markers", "paper_only: run only under --budget paper")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.claims_module_costs is None or config.getvalue("dist") != "loadfile":
+        return None  # xdist's own scheduler
+    return schedule.make_scheduler(config, log, config.claims_module_costs)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -246,19 +271,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 class _Collector:
-    """Gathers every test's evidence on the controller (xdist ships user_properties)."""
+    """Gathers every test's evidence on the controller (xdist ships user_properties), and
+    the seconds each test file took (setup, call and teardown)."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.file_seconds: dict[str, float] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        file = report.nodeid.split("::", 1)[0]
+        self.file_seconds[file] = self.file_seconds.get(file, 0.0) + report.duration
         for key, value in report.user_properties:
             if key == EVIDENCE_KEY:
                 self.records.append(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.records and not _is_worker(session.config):
+        if _is_worker(session.config):
+            return
+        if self.records:
             _finish(session, self.records)
+        if session.config.option.save_module_costs and self.file_seconds:
+            _save_module_costs(session, self.file_seconds)
+
+
+def _save_module_costs(session: pytest.Session, seconds: dict[str, float]) -> None:
+    config = session.config
+    env = environment.collect(Path(config.rootpath), config.claims_device,
+                              config.option.budget, config.option.claims_seed, 1)
+    try:
+        schedule.save(config.option.save_module_costs, seconds, env)
+    except OSError as exc:
+        config.claims_write_error = (f"could not save the module costs to "
+                                     f"{config.option.save_module_costs}: {exc}; choose a "
+                                     f"writable path")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def _finish(session: pytest.Session, records: list[dict[str, Any]]) -> None:
