@@ -117,6 +117,19 @@ def c4_near(budget, shared_seeds, disk_cache):
     return cfg, disk_cache.get_or_compute("c4-near", cfg, compute)
 
 
+def _beyond_capacity_control(claim, fits, act, hard_points):
+    """The control every arm shares: the same comparison on data width 30 cannot fit."""
+    hn, hw = fits[(act, 30, "hard")], fits[(act, 100, "hard")]
+    claim.control_compare(np.log(hw["rank_j"].numpy().astype(float)),
+                          np.log(RATIO * hn["rank_j"].numpy().astype(float)),
+                          alternative="less", min_effect=FLOOR, units="trained nets",
+                          name=f"{hard_points} points, beyond width 30's capacity (control)",
+                          meaning="must NOT hold: the premise (width 30 fits) fails there; "
+                                  "not constant by construction: below the caps min(n, P) the "
+                                  "ranks vary with dead or saturated units (see the note)")
+    return hn, hw
+
+
 @pytest.mark.parametrize("act", ["tanh", "relu"])
 def test_extra_width_lands_in_flat_directions(claim, c4_fits, act):
     cfg, fits = c4_fits
@@ -145,15 +158,7 @@ def test_extra_width_lands_in_flat_directions(claim, c4_fits, act):
                                       alternative="less", min_effect=FLOOR, units="minima",
                                       support=support,
                                       name="same on rank-unambiguous runs")
-    hn, hw = fits[(act, 30, "hard")], fits[(act, 100, "hard")]
-    claim.control_compare(np.log(hw["rank_j"].numpy().astype(float)),
-                          np.log(RATIO * hn["rank_j"].numpy().astype(float)),
-                          alternative="less", min_effect=FLOOR, units="trained nets",
-                          name=f"{cfg['hard_points']} points, beyond width 30's capacity "
-                               f"(control)",
-                          meaning="must NOT hold: the premise (width 30 fits) fails there; "
-                                  "not constant by construction: below the caps min(n, P) the "
-                                  "ranks vary with dead or saturated units (see the note)")
+    hn, hw = _beyond_capacity_control(claim, fits, act, cfg["hard_points"])
     grow = ((wide["P"] - np.median(rk[100])) - (narrow["P"] - np.median(rk[30]))
             if rk[30].size and rk[100].size else float("nan"))
     claim.note(f"{act}, n = {cfg['n_points']} points: converged {int(narrow['converged'].sum())}"
@@ -201,14 +206,8 @@ def test_near_width_30_capacity(claim, c4_near, c4_fits, act):
     claim.expect_exact(max(rk[30].max(initial=0), rk[100].max(initial=0)), upper=n,
                        n=rk[30].size + rk[100].size, units="minima", statistic="max rank(J)",
                        name=f"rank(J) <= n = {n} at both widths")
-    _, fits = c4_fits
-    hn, hw = fits[(act, 30, "hard")], fits[(act, 100, "hard")]
-    claim.control_compare(np.log(hw["rank_j"].numpy().astype(float)),
-                          np.log(RATIO * hn["rank_j"].numpy().astype(float)),
-                          alternative="less", min_effect=FLOOR, units="trained nets",
-                          name=f"{c4_fits[0]['hard_points']} points, beyond width 30's "
-                               f"capacity (control)",
-                          meaning="must NOT hold: the premise (width 30 fits) fails there")
+    hard_cfg, fits = c4_fits
+    _beyond_capacity_control(claim, fits, act, hard_cfg["hard_points"])
     claim.note(f"tanh, n = {n} points (P = {near[30]['P']} at h=30, {near[100]['P']} at "
                f"h=100), Levenberg-Marquardt from init for up to {cfg['lm_iters']} steps: "
                f"converged {int(near[30]['converged'].sum())}/{near[30]['converged'].numel()} "

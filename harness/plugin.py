@@ -83,6 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "it did not run (env CLAIMS_SAVE_MODULE_COSTS)")
 
 
+def _committed(config: pytest.Config, relative: Path) -> str:
+    """A committed file's path under the root when it exists, else '' (none)."""
+    path = Path(config.rootpath) / relative
+    return str(path) if path.is_file() else ""
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -112,8 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     config.claims_calibration = None
     if opt.calibration is None:  # by default the committed calibration, when there is one
-        default = Path(config.rootpath) / DEFAULT_CALIBRATION
-        opt.calibration = str(default) if default.is_file() else ""
+        opt.calibration = _committed(config, DEFAULT_CALIBRATION)
     if opt.calibration:  # workers too: an arm's own test reads its calibrated verdicts
         try:
             config.claims_calibration = calibration.load(opt.calibration)
@@ -121,8 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     config.claims_module_costs = None
     if opt.module_costs is None:
-        default = Path(config.rootpath) / schedule.DEFAULT_COSTS
-        opt.module_costs = str(default) if default.is_file() else ""
+        opt.module_costs = _committed(config, schedule.DEFAULT_COSTS)
     if opt.module_costs and not _is_worker(config):
         try:
             config.claims_module_costs = schedule.load(opt.module_costs)
