@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import re
 from typing import Iterator
 
@@ -67,41 +65,3 @@ def single_thread(device: torch.device | str = "cpu") -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-# glibc mallopt parameters (malloc.h) and the values set_cpu_allocator gives them
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 * 2 ** 20   # glibc's largest allowed value on 64-bit
-TRIM_THRESHOLD = 2 ** 30
-_allocator = ["glibc defaults (or not glibc)"]  # what keep_freed_memory set, for the report
-
-
-def cpu_allocator() -> str:
-    """The allocator setting of this process, as keep_freed_memory left it."""
-    return _allocator[0]
-
-
-def keep_freed_memory() -> str:
-    """Let glibc reuse freed tensor memory instead of mapping fresh pages for each one.
-
-    The claims' loops allocate many temporaries of 0.1 to 30 MB per step. By default glibc
-    serves each from fresh mmap pages (zeroed by the kernel, one page fault per 4 KiB) and
-    returns them on free; with both thresholds raised they come from the heap and stay
-    there. It moves no float (same arithmetic, same 64-byte alignment from torch); C1's
-    prior sampler ran 1.6x faster, whole claim files 2 to 12%. Returns what it set, or
-    why not (not glibc).
-    """
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is None:
-        _allocator[0] = "unchanged (no glibc mallopt)"
-    elif not (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and
-              mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
-        _allocator[0] = "unchanged (mallopt refused)"
-    else:
-        _allocator[0] = (f"glibc mallopt: mmap threshold {MMAP_THRESHOLD >> 20} MiB, trim "
-                         f"threshold {TRIM_THRESHOLD >> 20} MiB")
-    return _allocator[0]

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .device import cpu_allocator, device_name
+from .device import device_name
 
 
 def cpu_model() -> str:
@@ -69,7 +69,6 @@ def collect(root: Path, device: torch.device, budget: str, master_seed: int,
         "tf32_cudnn": torch.backends.cudnn.allow_tf32,
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "torch_threads": torch.get_num_threads(),
-        "cpu_allocator": cpu_allocator(),
         "blas": blas_info(),
         "git_commit": git_commit(root),
         "budget": budget,

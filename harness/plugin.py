@@ -17,7 +17,7 @@ from .audit import EXIT_AUDIT, audit
 from .budget import BUDGET_HELP, BUDGETS, Budget
 from .cache import DiskCache
 from .codehash import code_hash
-from .device import DeviceError, keep_freed_memory, resolve_device
+from .device import DeviceError, resolve_device
 from .evidence import Claim
 from .recorder import ClaimRecorder
 from .seeds import DEFAULT_MASTER_SEED, Seeds
@@ -140,7 +140,6 @@ def pytest_configure(config: pytest.Config) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if worker is not None:  # share the cores between workers instead of oversubscribing
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    keep_freed_memory()  # every process (workers too): moves no float, see its docstring
     config.pluginmanager.register(_Collector(), "claims-collector")
     config.claims_started = time.perf_counter()
     config.addinivalue_line("markers", "paper_only: run only under --budget paper")
