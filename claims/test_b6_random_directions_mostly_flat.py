@@ -19,7 +19,6 @@ random directions are (ReLU: the null-space directions' first-order kink change 
 strict delta, and the control then fails there).
 """
 import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 import torch
 
