@@ -8,8 +8,9 @@ from fixtures.compression import (
     parameter_saving,
     random_masks,
     ranks_for_saving,
-    tau_rank,
-    truncate,
+    budget_ranks,
+    lossless_index,
+    tau_ranks,
 )
 
 
@@ -36,15 +37,34 @@ def test_ranks_for_saving_reaches_the_saving():
     assert parameter_saving([[r + 2] for r in ranks], shapes)[0] < 2.5 + 0.5
 
 
-def test_tau_rank_of_a_planted_low_rank_matrix():
+def test_tau_ranks_of_a_planted_low_rank_matrix():
     gen = torch.Generator().manual_seed(0)
     u, v = torch.randn(3, 30, 5, generator=gen), torch.randn(3, 5, 20, generator=gen)
-    assert tau_rank(u @ v, 1e-3).tolist() == [5, 5, 5]
-    layers = [(torch.randn(3, 30, 20, generator=gen), torch.zeros(3, 30)),
-              (torch.randn(3, 4, 30, generator=gen), torch.zeros(3, 4))]
-    cut = truncate(layers, [torch.tensor([2, 3, 4])])
-    assert tau_rank(cut[0][0], 1e-3).tolist() == [2, 3, 4]
-    assert torch.equal(cut[1][0], layers[1][0])  # the classifier is kept
+    spectra = torch.linalg.svdvals((u @ v).double()).numpy()
+    assert tau_ranks(spectra, 1e-3).tolist() == [5, 5, 5]
+    assert tau_ranks(np.zeros((2, 4)), 1e-3).tolist() == [0, 0]
+
+
+def test_budget_ranks_keep_the_largest_normalized_directions_that_fit():
+    """Two 10 x 10 matrices (dense 200; a direction costs 20): a budget of 200 / 4 = 50
+    keeps two directions, the two largest of sigma / ||W||_F across both matrices."""
+    shapes = [(10, 10), (10, 10)]
+    first = np.array([[3.0, 2.0, 1.0] + [0.0] * 7])      # normalized: 0.80, 0.53, 0.27
+    second = np.array([[1.0, 1.0, 1.0, 1.0] + [0.0] * 6])  # normalized: 0.5 each
+    ranks = budget_ranks([first, second], shapes, [1.0, 4.0, 10.0, 1000.0])
+    assert ranks[:, :, 0].tolist() == [[10, 10], [2, 0], [1, 0], [0, 0]]
+    assert parameter_saving([[2], [0]], shapes)[0] >= 4.0
+
+
+def test_lossless_index_is_the_last_budget_before_the_first_lossy_one():
+    # budgets: uncut, 2x, 4x, 8x; accuracy per model (columns)
+    curve = np.array([[1.0, 1.0, 0.9],
+                      [1.0, 0.995, 0.9],
+                      [0.98, 1.0, 0.5],
+                      [0.5, 0.9, 0.5]])
+    # model 0 loses 2 points at 4x; model 1 stays within a point up to 4x; model 2 loses 40
+    assert lossless_index(curve).tolist() == [1, 2, 1]
+    assert lossless_index(np.ones((3, 2))).tolist() == [2, 2]
 
 
 def test_pruning_masks_remove_half():
