@@ -10,7 +10,8 @@ import sys
 import types
 from functools import lru_cache
 
-OWN_PACKAGES = ("fixtures", "claims", "harness.stats", "harness.inference", "harness.rows")
+OWN_PACKAGES = ("fixtures", "claims", "harness.stats", "harness.inference", "harness.rows",
+                "harness.slopes")
 
 
 def _own(module_name: str | None) -> bool:

@@ -5,7 +5,7 @@ import io
 import time
 from typing import Any, Callable
 
-from . import stats
+from . import slopes, stats
 from .ensemble import judge_move
 from .evidence import (COMPARISON_ARMS, Claim, Evidence, Outcome, Role, Verdict, decide,
                        jsonable)
@@ -68,7 +68,7 @@ class ClaimRecorder:
     HOLD for that primary's FAILS to refute), ``placebo_<check>`` a placebo (labels permuted:
     shown, never the control), ``sensitivity_<check>`` the assertion under another analysis
     choice (shown, not part of the verdict). Checks: trend, compare, proportion,
-    compare_proportions, exact (see harness.stats).
+    compare_proportions, exact (see harness.stats), slope (harness.slopes).
     """
 
     def __init__(self, meta: Claim, nodeid: str, seed: int, code_hash: str = "",
@@ -100,7 +100,7 @@ class ClaimRecorder:
         self.evidence.append(evidence)
         return evidence
 
-    for _name, _check in stats.CHECKS.items():
+    for _name, _check in {**stats.CHECKS, **slopes.CHECKS}.items():
         locals()[f"expect_{_name}"] = _recording(_check, Role.PRIMARY)
         locals()[f"control_{_name}"] = _recording(_check, Role.CONTROL)
         locals()[f"positive_{_name}"] = _recording(_check, Role.POSITIVE)
