@@ -74,10 +74,9 @@ def test_rank_independent_of_width(claim, layer, lowrank_width_sweep):
 
     def fitted(res):
         acc = res["train_acc"][-1].numpy()
-        mates = partner_index(res, np.flatnonzero(select(res, lam=lam)), 0.0)
-        mask = np.zeros(acc.size, bool)
         index = np.flatnonzero(select(res, lam=lam))
-        mask[index] = acc[index] >= acc[mates] - FIT_GAP
+        mask = np.zeros(acc.size, bool)
+        mask[index] = acc[index] >= acc[partner_index(res, index, 0.0)] - FIT_GAP
         return mask & np.isfinite(flagged_as_nan(res, acc))
 
     def plain(res):

@@ -147,9 +147,9 @@ def test_truncation_compresses(claim, compression_experiment, arm):
                                planted=PLANT,
                                name=f"planted: the partners' drops re-centred at a median of "
                                     f"{DROP_LIMIT + PLANT * EQUAL_BUDGET_FLOOR:g} points")
-    _sensitivity(claim, res, index, mates, lossless, partner_drop)
+    _sensitivity(claim, res, index, mates)
     _tradeoff(claim, res)
-    drop2, drop_plain2, saving2, ranks2 = _drops(res, index, TAUS[1])
+    drop2, _, saving2, ranks2 = _drops(res, index, TAUS[1])
     claim.sensitivity_compare(saving2, 1.0, alternative="greater", min_effect=SAVING_FLOOR,
                               units="seeds", name="tau = 1e-2: saving >= 2x")
     claim.sensitivity_compare(drop2, DROP_LIMIT, alternative="less", min_effect=DROP_FLOOR,
@@ -164,8 +164,8 @@ def test_truncation_compresses(claim, compression_experiment, arm):
     claim.measure("train accuracy drop, lambda = 0 partner cut to the same ranks", drop_plain,
                   unit="points")
     claim.measure("largest lossless budget, decayed model", lossless, unit="x")
-    claim.measure("largest lossless budget, lambda = 0 partner",
-                  res["budget"]["savings"][res["budget"]["lossless"][mates]], unit="x")
+    claim.measure("largest lossless budget, lambda = 0 partner", _partner_lossless(res, mates),
+                  unit="x")
     claim.measure("train accuracy drop, partner at the decayed model's lossless budget",
                   partner_drop, unit="points")
     claim.measure("train accuracy drop, lambda = 0 control pair", control_drop, unit="points")
@@ -195,10 +195,11 @@ def test_truncation_compresses(claim, compression_experiment, arm):
 
 
 def _partner_lossless(res, mates):
+    """The largest lossless budget (x) of each lambda = 0 partner, by its own curve."""
     return res["budget"]["savings"][res["budget"]["lossless"][mates]]
 
 
-def _sensitivity(claim, res, index, mates, lossless, partner_drop):
+def _sensitivity(claim, res, index, mates):
     """Held-out accuracy at the same budgets, and the equal-budget test at lambda = 4e-3."""
     b = res["budget"]
     own = 100 * (res["test_acc"][index] - b["test_acc_own"][index])
