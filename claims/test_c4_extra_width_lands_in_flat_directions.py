@@ -9,8 +9,10 @@ log(P - dim) from width 30 (raised by the claim's 20% tolerance) to width 100 is
 the claim could hold only by accident: 160 points, which a width-30 net (P = 121) cannot fit;
 the same comparison of rank(J) at the trained points must not hold. Third arm, the catalogue's
 regime near width 30's capacity: 96 points (P_30 = 121), tanh nets fitted from init by
-Levenberg-Marquardt (fixtures.levenberg: GD stalls there); ReLU nets do not reach zero loss at
-that n with either solver, so the arm is tanh only.
+Levenberg-Marquardt (fixtures.levenberg: GD stalls there). The arm is tanh only: a ReLU unit's
+rescaling ((w1, b1) * c, w2 / c) is a null direction of J, so rank(J) <= P - h = 91 < 96 at
+h = 30 and a ReLU width-30 net cannot fit generic data of 96 points; below 91 points
+Levenberg-Marquardt from init reached no ReLU zero-loss minimum in issue 24's pilots.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -125,8 +127,9 @@ def _beyond_capacity_control(claim, fits, act, hard_points):
                           alternative="less", min_effect=FLOOR, units="trained nets",
                           name=f"{hard_points} points, beyond width 30's capacity (control)",
                           meaning="must NOT hold: the premise (width 30 fits) fails there; "
-                                  "not constant by construction: below the caps min(n, P) the "
-                                  "ranks vary with dead or saturated units (see the note)")
+                                  "not constant by construction: below the caps min(n, P) "
+                                  "(ReLU: P - h, one rescaling direction per unit) the ranks "
+                                  "vary with dead or saturated units (see the note)")
     return hn, hw
 
 
@@ -159,6 +162,8 @@ def test_extra_width_lands_in_flat_directions(claim, c4_fits, act):
                                       support=support,
                                       name="same on rank-unambiguous runs")
     hn, hw = _beyond_capacity_control(claim, fits, act, cfg["hard_points"])
+    # a ReLU unit's rescaling is a null direction of J: rank(J) <= P - h for ReLU, P for tanh
+    cap_name, cap = ("P - h", hn["P"] - hn["h"]) if act == "relu" else ("P", hn["P"])
     grow = ((wide["P"] - np.median(rk[100])) - (narrow["P"] - np.median(rk[30]))
             if rk[30].size and rk[100].size else float("nan"))
     claim.note(f"{act}, n = {cfg['n_points']} points: converged {int(narrow['converged'].sum())}"
@@ -171,7 +176,7 @@ def test_extra_width_lands_in_flat_directions(claim, c4_fits, act):
                f"dimension grows by {grow:g} of the {wide['P'] - narrow['P']} extra "
                f"parameters (medians). Control, {cfg['hard_points']} "
                f"points after {cfg['hard_steps']} GD steps: median rank(J) "
-               f"{np.median(hn['rank_j'].numpy()):g} (h=30, capped by P = {hn['P']}) vs "
+               f"{np.median(hn['rank_j'].numpy()):g} (h=30, capped by {cap_name} = {cap}) vs "
                f"{np.median(hw['rank_j'].numpy()):g} (h=100); median training loss "
                f"{float(hn['loss'].median()):.2g} vs {float(hw['loss'].median()):.2g}.")
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -214,5 +219,6 @@ def test_near_width_30_capacity(claim, c4_near, c4_fits, act):
                f"and {int(near[100]['converged'].sum())}/{near[100]['converged'].numel()}; "
                f"median rank(J) {np.median(rk[30]) if rk[30].size else float('nan'):g} vs "
                f"{np.median(rk[100]) if rk[100].size else float('nan'):g}. Gradient descent "
-               f"at half its stability limit stalls at this n (issue 24's pilot), and ReLU "
-               f"nets reach zero loss here with neither solver.")
+               f"at half its stability limit stalls at this n (issue 24's pilot). A ReLU "
+               f"width-30 net cannot fit it: one rescaling null direction of J per unit "
+               f"leaves rank(J) <= P - h = {near[30]['P'] - 30} < {n}.")
