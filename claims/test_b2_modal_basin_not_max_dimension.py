@@ -10,7 +10,8 @@ checked here). Per width: the share of minima at P - 3 is below 1/2 (exact binom
 floor 0.1), and the mode is below the maximum. The catalogue's control, tanh at the same
 width, is constant by construction (every tanh minimum has rank(J) = 4: one dimension, so the
 share at its max observed dimension is 1): shown, declared DEGENERATE. No substantive control
-exists (the claim declares why).
+exists (the claim declares why). Scope: the same share from a 10 x smaller init
+(fixtures.xor_small_init), as a sensitivity row per width.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 
 from fixtures.xor import (POPULATION_SETTINGS, analytic_jacobian, convergence_note, mse,
                           subsets, svd_rank, xor_data)
+from fixtures.xor_small_init import SMALL_INIT
 from harness import Claim, Verdict
 
 CLAIM = Claim(
@@ -35,7 +37,10 @@ CLAIM = Claim(
                  "minima are a small minority of converged runs (the share row's upper bound "
                  "is far below 0.4; shares in the notes), so the mode P - 4 is below the "
                  "maximum P - 3, which padding attains at every width. Shown without a "
-                 "substantive control (the tanh control is constant by construction).",
+                 "substantive control (the tanh control is constant by construction). The "
+                 "verdict is the fan-in init's: from a 10 x smaller init the width-2 minima "
+                 "are no longer mostly below the maximum (a sensitivity row; wider nets keep "
+                 "the maximum a minority).",
     regime="converged ReLU runs (polished loss < 1e-26), relu'(0) = 0; >= 1000 inits per width",
     no_substantive_control="no run where a ReLU net's basin-dimension histogram could have "
                            "its mode at the maximum without the claim's mechanism: the "
@@ -64,7 +69,8 @@ def padded_extra_flat(run, h):
 
 
 @pytest.mark.parametrize("h", WIDTHS, ids=[f"relu-h{h}" for h in WIDTHS])
-def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population, h):
+def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population,
+                                                    xor_small_init_population, h):
     if h not in xor_population["settings"]["widths"]:
         pytest.skip(f"width {h} is not in this budget's population")
     runs = xor_population["runs"]
@@ -98,6 +104,13 @@ def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population, h):
     claim.sensitivity_proportion(int((dims == dims.max()).sum()), len(dims), p0=0.5,
                                  alternative="less", min_effect=FLOOR, units="minima",
                                  name="share at the max OBSERVED dimension < 1/2 (catalogue)")
+    small = xor_small_init_population["runs"][f"relu-{h}"]
+    s_dims = P - small["rank_j"][small["converged"]].numpy()
+    s_max = int((s_dims == P - MIN_RANK).sum())
+    claim.sensitivity_proportion(s_max, len(s_dims), p0=0.5, alternative="less",
+                                 min_effect=FLOOR, units="minima",
+                                 name=f"share at P - 3 < 1/2 from a {SMALL_INIT:g} x smaller "
+                                      "init (small-init scope)")
     t = runs[f"tanh-{h}"]
     t_dims = t["P"] - t["rank_j"][t["converged"]].numpy()
     claim.control_proportion(int((t_dims == t_dims.max()).sum()), len(t_dims), p0=0.5,
@@ -113,7 +126,13 @@ def test_modal_basin_is_not_the_max_dimensional_one(claim, xor_population, h):
                f"P - 3 = {P - MIN_RANK}, mode {mode}. {len(prank)} width-2 extra-flat minima "
                f"padded to width {h} all stay at zero loss with rank(J) = 3. On the "
                f"{len(un)} rank-unambiguous runs {int((un == MIN_RANK).sum())} are at P - 3.")
-    claim.note(convergence_note({f"relu-{h}": r, f"tanh-{h}": t}))
+    s_hist = {int(d): int(k) for d, k in zip(*np.unique(s_dims, return_counts=True))}
+    claim.note(f"From a {SMALL_INIT:g} x smaller init (fixtures.xor_small_init), relu h = {h}: "
+               f"histogram {s_hist} over {len(s_dims)} converged minima, {s_max} "
+               f"({s_max / max(len(s_dims), 1):.1%}) at P - 3; mode "
+               + (f"{int(np.bincount(s_dims).argmax())}." if len(s_dims) else "n/a."))
+    claim.note(convergence_note({f"relu-{h}": r, f"tanh-{h}": t,
+                                 f"relu-{h} small init": small}))
     _plot(claim, dims, t_dims, h, P)
 
 
