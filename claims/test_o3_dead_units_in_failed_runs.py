@@ -194,7 +194,7 @@ def _plant_dead(w, b, rows, rng):
 def _planes_arm(claim, sweep, seeds):
     cfg = sweep["config"]
     thr, k = cfg["threshold"], cfg["k"]
-    narrow, wide = sweep["runs"][k], sweep["runs"][2 * k]
+    narrow = sweep["runs"][k]
     anat = {n: unit_anatomy_2d(r["x"], r["w"], r["b"], r["v"], r["c"], SAME_COS, NEAR_DEAD)
             for n, r in sweep["runs"].items()}
     rel = {n: r["rel_loss"].numpy() for n, r in sweep["runs"].items()}
