@@ -1,9 +1,10 @@
 """Levenberg-Marquardt (fixtures.levenberg) on tiny tasks with known answers: exact zero loss,
-rank(J) = n at full row rank, a loss that never rises, and the ReLU limit the fixture states."""
+rank(J) = n at full row rank, a loss that never rises, and planted ReLU teachers that are exact
+minima with rank(J) within the ReLU cap P - h."""
 import torch
 
-from fixtures.levenberg import fit_lm, levenberg_marquardt
-from fixtures.xor import CONVERGED_LOSS, init_params, mse
+from fixtures.levenberg import fit_lm, levenberg_marquardt, planted_fits
+from fixtures.xor import CONVERGED_LOSS, init_params, mse, n_params
 from fixtures.xor_tasks import random_tasks
 
 
@@ -33,3 +34,15 @@ def test_an_unfittable_task_is_reported_not_converged():
     x, y, mask = _task(40, seed=4)  # h = 2: P = 9 < n = 40, no exact fit exists
     fits = fit_lm(x, y, mask, 3, 2, "tanh", torch.Generator().manual_seed(5), 200)
     assert not fits["converged"].any() and (fits["loss"] > 1e-6).all()
+
+
+def test_planted_teachers_bound_the_relu_rank_and_wide_fits_reach_rank_n():
+    # width-3 teachers (P = 13) on 10 points: the ReLU cap is P - h = 10
+    fits = planted_fits(4, 10, 3, (3, 40), "relu", torch.Generator().manual_seed(6), 300)
+    teacher = fits["teacher"]
+    assert teacher["P"] == n_params(3) and not teacher["rank_ambiguous"].any()
+    assert (teacher["rank_j"] <= n_params(3) - 3).all() and (teacher["min_abs_z"] > 0).all()
+    wide = fits[40]
+    assert wide["converged"].sum() >= 3  # 161 parameters, 10 points: Levenberg-Marquardt fits
+    assert (wide["rank_j"][wide["converged"]] == 10).all()
+    assert (wide["loss"][wide["converged"]] < CONVERGED_LOSS).all()
