@@ -1,10 +1,11 @@
 """The stacked-MLP trainer (fixtures.batched_mlp) and IMP pruning (fixtures.lottery): stacked
-models must behave like separately trained ones, pruning must remove exactly its share."""
+models must behave like separately trained ones, pruning must remove exactly its share, and
+accuracy in chunks of inputs must equal one pass."""
 import numpy as np
 import pytest
 import torch
 
-from fixtures.batched_mlp import forward, init_mlp, train
+from fixtures.batched_mlp import EVAL_ROWS, accuracy, forward, init_mlp, train
 from fixtures.lottery import prune
 
 
@@ -79,3 +80,15 @@ def test_rescaled_reinit_has_the_tickets_masked_norm():
     norm = lambda w: (w * mask).flatten(1).norm(dim=1)
     torch.testing.assert_close(norm(out), norm(init))
     torch.testing.assert_close(out / fresh, (out / fresh)[:, :1, :1].expand_as(out))
+
+
+def test_accuracy_in_chunks_equals_one_pass():
+    gen = torch.Generator().manual_seed(3)
+    params = init_mlp([5, 7, 3], 4, gen)
+    rows = 2 * EVAL_ROWS + 17  # a last, partial chunk
+    shared = (torch.randn(rows, 5, generator=gen), torch.randint(0, 3, (rows,), generator=gen))
+    per_model = (torch.randn(4, rows, 5, generator=gen),
+                 torch.randint(0, 3, (4, rows), generator=gen))
+    for x, y in (shared, per_model):
+        one_pass = (forward(params, x).argmax(-1) == y).double().mean(-1)
+        assert torch.equal(accuracy(params, x, y), one_pass)
