@@ -290,12 +290,15 @@ def test_relu_near_capacity_planted(claim, c4_planted, c4_fits, act):
                f"{student['converged'].numel()} (median loss {float(student['loss'].median()):.2g}"
                f"), which is why the teacher stands for the width-30 minimum.")
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.scatter(rk_teacher, rk_wide, s=14)
-    lims = np.array([min(rk_teacher.min(initial=n), n) - 2, n + 2])
-    ax.plot(lims, lims, "k:", lw=1, label="equal")
-    ax.plot(lims, RATIO * lims, "r--", lw=1, label=f"{RATIO} x")
+    pairs, count = np.unique(np.stack([rk_teacher, rk_wide], 1), axis=0, return_counts=True)
+    ax.scatter(pairs[:, 0], pairs[:, 1], s=20 * count, alpha=0.7, label="tasks (area: count)")
+    xs = np.array([min(rk_teacher.min(initial=n), n) - 2, n + 2])
+    ax.plot(xs, xs, "k:", lw=1, label="equal")
+    ax.plot(xs, RATIO * xs, "r--", lw=1, label=f"{RATIO} x the teacher's (the claim's bound)")
+    ax.axhline(n, color="grey", lw=0.8, label=f"n = {n}")
     ax.set(xlabel="rank(J) of the width-30 teacher", ylabel="rank(J) at h=100",
-           title=f"relu, {n} planted points", xlim=lims, ylim=lims)
-    ax.legend(fontsize=8)
+           title=f"relu, {n} planted points", xlim=xs, ylim=(xs[0], RATIO * xs[1]))
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
     claim.plot(fig, caption="Per task: the width-100 minimum's effective parameters against "
                             "those of the width-30 teacher that fits the same data.")
