@@ -5,7 +5,8 @@ Run: .venv/bin/python benchmarks/bench_xor.py [loop_seeds]
    stacked (150, P) parameters vs a loop of nn.Module + torch.optim.SGD, one net at a time
    (loop_seeds of them, default 150; fewer are extrapolated linearly). Same inits, checked equal.
 2. The whole B1 experiment (default budget: 1000 inits x widths 2-16 x ReLU/tanh, training,
-   polish, Jacobians, exact Hessians at the minimum and at step 150): fixtures.xor.run_population.
+   polish, Jacobians, exact Hessians at the minimum and at step 150):
+   fixtures.xor_population.run_population.
 3. Throughput through train + polish + rank(J): converged minima per CPU minute.
 Times are CPU seconds (user+sys of this process), one thread: the machine is shared.
 """
@@ -18,17 +19,16 @@ import torch
 
 from fixtures.xor import (
     LEARNING_RATES,
-    POPULATION_SETTINGS,
     gauss_newton_polish,
     gd_train,
     init_params,
     jacobians,
     mse,
-    run_population,
     svd_rank,
     train_module_sgd,
     xor_data,
 )
+from fixtures.xor_population import POPULATION_SETTINGS, run_population
 from harness.seeds import Seeds
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.xor import (CONVERGED_LOSS, MAX_POLISH_MOVE, POLISH_FROM, POPULATION_SETTINGS,
-                          RANK_RTOL, convergence_note, subsets)
+from fixtures.xor import CONVERGED_LOSS, MAX_POLISH_MOVE, POLISH_FROM, RANK_RTOL
+from fixtures.xor_population import POPULATION_SETTINGS, convergence_note, subsets
 from harness import Claim, Verdict
 
 CLAIM = Claim(

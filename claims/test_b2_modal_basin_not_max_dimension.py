@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.xor import (POPULATION_SETTINGS, analytic_jacobian, convergence_note, mse,
-                          subsets, svd_rank, xor_data)
+from fixtures.xor import analytic_jacobian, mse, svd_rank, xor_data
+from fixtures.xor_population import POPULATION_SETTINGS, convergence_note, subsets
 from fixtures.xor_small_init import SMALL_INIT
 from harness import Claim, Verdict
 

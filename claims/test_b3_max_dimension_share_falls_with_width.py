@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fixtures.xor import convergence_note
+from fixtures.xor_population import convergence_note
 from harness import Claim, Verdict
 
 CLAIM = Claim(

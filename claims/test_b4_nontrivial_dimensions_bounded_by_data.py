@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from fixtures.xor import by_width, convergence_note
+from fixtures.xor_population import by_width, convergence_note
 from fixtures.xor_loss_levels import LEVELS
 from harness import Claim, Verdict
 

@@ -22,13 +22,14 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from fixtures.xor import POPULATION_SETTINGS, analytic_jacobian, xor_data
+from fixtures.xor import analytic_jacobian, xor_data
 from fixtures.xor_geometry import (
     converged_minima,
     hessian_eigh,
     losses_along,
     random_directions,
 )
+from fixtures.xor_population import POPULATION_SETTINGS
 from harness import Claim, Verdict
 
 CLAIM = Claim(

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.xor import analytic_jacobian, convergence_note, xor_data
+from fixtures.xor import analytic_jacobian, xor_data
+from fixtures.xor_population import convergence_note
 from harness import Claim, Verdict
 
 CLAIM = Claim(

@@ -116,7 +116,7 @@ def test_kink_free_radius_bounds_every_preactivation_change(xor):
 
 def test_population_entry_alone_equals_the_full_population():
     """One activation-width entry computed alone is the one in the full population."""
-    from fixtures.xor import run_entry, run_population
+    from fixtures.xor_population import run_entry, run_population
     from harness.seeds import Seeds
     cfg = {"widths": [2, 3], "activations": ["relu"], "n_inits": 20, "steps": 300,
            "early_step": 50, "polish_iters": 2}
