@@ -39,9 +39,9 @@ CLAIM = Claim(
                  "prior networks and 1e4 runs per optimizer each) both SGD arms clear "
                  "Pearson >= 0.7 of log-frequencies and have most mass within a decade of P_B. "
                  "Full-batch GD and Adam are the catalogue's 'almost' arms: comparison arms "
-                 "that measure how far other optimizers move from P_B, on the first training "
-                 "set only, shown beside the claim and not voting (GD is undecided against "
-                 "0.7). "
+                 "that measure how far other optimizers move from P_B, on the same training "
+                 "sets, shown beside the claim and not voting (GD's pooled Pearson sits at "
+                 "the 0.7 floor: README, unstable arms). "
                  "The negative control is the catalogue's uniform posterior on the support of "
                  "P_B (over all 2^|T| consistent functions it is 0 by construction): it puts "
                  "well under the 0.6 share within a decade, so P_B's shape, not its support, "
@@ -59,15 +59,16 @@ OPTIMIZERS = {  # arm id -> (label, settings); the first is the primary arm of t
     "sgd-bce-b2": ("SGD, BCE, batch 2",
                    dict(optimizer="sgd", loss="bce", lr=0.1, batch=2, max_steps=2000)),
 }
-SGD_ARMS = ("sgd-mse-b2", "sgd-bce-b2")  # what the claim speaks of, on every training set;
-# the others compare, on the first training set only
+SGD_ARMS = ("sgd-mse-b2", "sgd-bce-b2")  # what the claim speaks of; the others compare, on
+# the same training sets (one set alone left Adam's pin at 18 of 20 seeds: README)
 _HOLDS = ("measured: the Pearson of the log-frequencies clears 0.7 and most of the runs' "
           "mass lies within a decade of P_B (figures in the notes)")
 ARM_EXPECTED = {  # measured at the default budget; the figures are formatted in the notes
     "sgd-mse-b2": (Verdict.SUPPORTED, _HOLDS),
     "gd-mse": (Verdict.INCONCLUSIVE, "comparison arm: full batch moves furthest from P_B; its "
-               "Pearson sits near 0.7 with an interval that reaches it, and a doubled prior "
-               "sample and doubled runs did not decide it (README, unstable arms)"),
+               "Pearson sits near 0.7 with an interval that reaches it, on one training set "
+               "or pooled over three, and a doubled prior sample and doubled runs did not "
+               "decide it (README, unstable arms)"),
     "adam-mse-b2": (Verdict.SUPPORTED, "comparison arm; " + _HOLDS),
     "sgd-bce-b2": (Verdict.SUPPORTED, _HOLDS),
 }
@@ -146,7 +147,7 @@ def test_sgd_bayesian_sampler(claim, boolean_tasks, prior, shared_seeds, disk_ca
     cfg, tasks = boolean_tasks
     label, opt = OPTIMIZERS[optimizer]
     claim.arm_expects(*ARM_EXPECTED[optimizer], votes=optimizer in SGD_ARMS)
-    n_sets = len(tasks) if optimizer in SGD_ARMS else 1
+    n_sets = len(tasks)
     claim.parameters(**{**cfg, "tasks": n_sets}, optimizer=label, settings=opt,
                      architecture=f"{cfg['n_bits']}-40-40-1 ReLU")
     mc = cfg["min_count"]
