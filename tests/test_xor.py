@@ -14,6 +14,7 @@ from fixtures.xor import (
     hessians,
     init_params,
     jacobians,
+    kink_ranks,
     loss_grad,
     mse,
     null_projector,
@@ -143,3 +144,16 @@ def test_points_at_levels_are_first_reads_below_each_level():
     high, low = losses[1e-4], losses[1e-6]
     both = ~torch.isnan(low)
     assert bool((low[both] <= high[both]).all())
+
+
+def test_kink_ranks_agree_off_kinks_and_part_on_one():
+    h = 1  # theta = [w1 (1 x 2), b1, w2, b2]: one unit
+    theta = torch.tensor([[1.0, 1.0, 0.0, 1.0, 0.0]], dtype=torch.float64)
+    off = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]], dtype=torch.float64)  # z > 0
+    lo, hi = kink_ranks(theta, off, h, "relu")
+    assert lo == hi == svd_rank(analytic_jacobian(theta, off, h, "relu")[1])[0]
+    # (0, 0) sits on the kink (z = 0), the others are inactive: only b2 reaches them, and the
+    # kink point adds b1's direction only when relu'(0) is read as 1
+    on = torch.tensor([[0.0, 0.0], [-1.0, 0.0], [0.0, -1.0]], dtype=torch.float64)
+    lo, hi = kink_ranks(theta, on, h, "relu")
+    assert int(lo) == 1 and int(hi) == 2
